@@ -1,0 +1,80 @@
+"""A small reference CNN that judges digits: drawn inputs, reconstructions and generated samples."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from aecore.data import ASSETS, ImageData, batches
+
+CLASSIFIER_PATH = ASSETS / "classifier.safetensors"
+
+
+class DigitClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 14x14
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 7x7
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 49, 128), nn.ReLU(), nn.Linear(128, 10),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        self.eval()
+        return torch.cat([F.softmax(self(x[i: i + batch_size]), 1) for i in range(0, len(x), batch_size)])
+
+
+def _shift(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.Tensor:
+    """Random whole-batch translation: cheap augmentation that makes the judge robust to off-centre digits."""
+    dx, dy = (int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=gen))
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+def train_classifier(train: ImageData, test: ImageData, epochs: int = 6, seed: int = 0, log=print) -> tuple:
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = DigitClassifier()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    steps = epochs * ((len(train) + 127) // 128)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        for idx in batches(len(train), 128, shuffle=True, generator=gen):
+            loss = F.cross_entropy(model(_shift(train.images[idx], gen)), train.labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        acc = accuracy(model, test)
+        log(f"classifier epoch {epoch + 1}/{epochs}: test accuracy {acc:.4f}")
+    return model, {"test_accuracy": acc, "epochs": epochs, "train_seconds": time.perf_counter() - t0,
+                   "train_size": len(train)}
+
+
+def accuracy(model: DigitClassifier, data: ImageData) -> float:
+    return float((model.probabilities(data.images).argmax(1) == data.labels).float().mean())
+
+
+def save_classifier(model: DigitClassifier, info: dict, path: Path = CLASSIFIER_PATH) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
+              metadata={"aecore_classifier": json.dumps(info)})
+    tmp.replace(path)
+
+
+def load_classifier(path: Path = CLASSIFIER_PATH) -> DigitClassifier:
+    model = DigitClassifier()
+    model.load_state_dict(load_file(str(path)))
+    return model.eval()

@@ -1,0 +1,190 @@
+"""The ``aecore`` command line. Every failure ends with one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from aecore import checkpoint, data
+from aecore.config import ConfigError, to_dict
+from aecore.models import VARIANTS, UnknownVariant, build, get_variant
+from aecore.train import TrainingDiverged, config_for, train
+
+EXPECTED_ERRORS = (checkpoint.CheckpointError, ConfigError, data.DataUnavailable, TrainingDiverged,
+                   UnknownVariant, ValueError, OSError)
+
+
+def _progress_hook(bar: tqdm):
+    def hook(p):
+        bar.total = p.total_steps
+        bar.n = p.step
+        if p.kind == "epoch" and p.val:
+            bar.set_postfix({"epoch": p.epoch, "val_loss": f"{p.val['loss']:.4g}"})
+        bar.refresh()
+    return hook
+
+
+def _load_eval_data(dataset: str, data_dir, need_train: bool):
+    test = data.load(dataset, "test", data_dir)
+    return (data.load(dataset, "train", data_dir) if need_train else None), test
+
+
+def _classifier_or_none(dataset: str):
+    from aecore.classifier import CLASSIFIER_PATH, load_classifier
+
+    return load_classifier() if dataset == "mnist" and CLASSIFIER_PATH.exists() else None
+
+
+def cmd_variants(args):
+    for name, cls in VARIANTS.items():
+        print(f"{name:10s} {cls.description}")
+
+
+def cmd_data(args):
+    print(f"data root: {Path(args.data_dir).expanduser() if args.data_dir else data.default_data_dir()}")
+    for row in data.sources(args.data_dir):
+        print(f"{'found  ' if row['found'] else 'missing'} {row['dataset']:14s} {row['source']:15s} {row['path']}")
+
+
+def _evaluate(model, dataset: str, data_dir, train_data=None):
+    from aecore.metrics import evaluate
+
+    train_data, test = (train_data, data.load(dataset, "test", data_dir)) if train_data is not None \
+        else _load_eval_data(dataset, data_dir, True)
+    return evaluate(model, test, train_data, _classifier_or_none(dataset))
+
+
+def cmd_train(args):
+    cls = get_variant(args.variant)
+    model_cfg = {"latent_dim": args.latent_dim}
+    if args.beta is not None:
+        if not hasattr(cls.config_class, "beta"):
+            raise ConfigError(f"--beta applies to the VAE variants, not {args.variant}")
+        model_cfg["beta"] = args.beta
+    model = build(args.variant, model_cfg)
+    cfg = config_for(cls, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                     device=args.device, dataset=args.dataset, train_size=args.train_size)
+    train_data = data.load(args.dataset, "train", args.data_dir)
+    test = data.load(args.dataset, "test", args.data_dir)
+    print(f"training {args.variant} on {train_data.source}: {len(train_data):,} images", file=sys.stderr)
+    with tqdm(total=1, desc=args.variant, unit="step", file=sys.stderr, disable=args.quiet) as bar:
+        result = train(model, train_data, test, cfg, on_progress=_progress_hook(bar))
+    model.cpu()
+    metrics = _evaluate(model, args.dataset, args.data_dir, train_data) if not args.fast_eval else {}
+    if args.fast_eval:
+        from aecore.metrics import per_image_mse, reconstruct_all
+
+        metrics["test_mse"] = float(per_image_mse(reconstruct_all(model, test.images, test.labels), test.images).mean())
+    metrics.update(train_seconds=result.seconds, epochs=len(result.history["epochs"]))
+    out = Path(args.out or f"{args.variant}.safetensors")
+    checkpoint.save(model, out, train_config=to_dict(cfg), dataset=args.dataset, data_source=train_data.source,
+                    history=result.history, metrics=metrics)
+    metrics["checkpoint"] = str(out)
+    print(f"saved {out}: test MSE {metrics['test_mse']:.5f} after {result.seconds:.1f} s of training", file=sys.stderr)
+    if args.json:
+        print(json.dumps(metrics))
+
+
+def cmd_eval(args):
+    model, meta = checkpoint.load(args.checkpoint)
+    dataset = meta.get("dataset", "mnist")
+    metrics = _evaluate(model, dataset, args.data_dir)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"{args.checkpoint}: {meta['variant']} trained on {dataset}")
+        for k, v in metrics.items():
+            print(f"  {k:22s} {v:.6g}" if isinstance(v, float) else f"  {k:22s} {v}")
+
+
+def cmd_pretrain(args):
+    from aecore import pretrain
+    from aecore.metrics import denoise_mse, evaluate
+
+    train_data, test = _load_eval_data("mnist", args.data_dir, True)
+    if not train_data.source.startswith(("data root", "downloaded")):
+        raise data.DataUnavailable(f"pretrain needs the full MNIST, found only the {train_data.source}: "
+                                   "pass --data-dir or set AECORE_DATA_DIR")
+    out_dir = Path(args.out_dir)
+    clf = pretrain.ensure_classifier(train_data, test, log=lambda s: print(s, file=sys.stderr))
+    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    for name in names:
+        get_variant(name)
+        with tqdm(total=1, desc=f"pretrain {name}", unit="step", file=sys.stderr) as bar:
+            path, metrics = pretrain.pretrain_one(name, train_data, test, out_dir, _progress_hook(bar),
+                                                  lambda m: evaluate(m, test, train_data, clf))
+        print(f"{name}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)),
+              file=sys.stderr)
+    # The card covers every shipped file, so retraining one variant keeps the others' rows.
+    rows, settings = {}, {}
+    models = {}
+    for name in VARIANTS:
+        path = out_dir / f"{name}.safetensors"
+        if path.exists():
+            models[name], meta = checkpoint.load(path)
+            rows[name], settings[name] = dict(meta["metrics"]), {"config": meta["config"], "train": meta["train_config"]}
+    if "denoising" in models and "dense" in models:
+        c = models["denoising"].config
+        rows["denoising"]["denoise_mse_dense"] = denoise_mse(models["dense"], test, c.noise, c.noise_level)
+    pca = {dim: pretrain.pca_baseline(train_data, test, dim) for dim in sorted({r["latent_dim"] for r in rows.values()})}
+    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    (out_dir / "README.md").write_text(pretrain.model_card(rows, pca, settings, machine))
+    print(f"wrote {out_dir / 'README.md'}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aecore", description="Train, evaluate and ship MNIST autoencoders.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="dataset root (default: $AECORE_DATA_DIR or ~/.cache/aecore/data)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("variants", help="list the model variants").set_defaults(fn=cmd_variants)
+    sub.add_parser("data", parents=[common], help="show which dataset files are found").set_defaults(fn=cmd_data)
+    t = sub.add_parser("train", parents=[common], help="train one variant and save it")
+    t.add_argument("variant", help=", ".join(VARIANTS))
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--latent-dim", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--beta", type=float, help="KL weight (VAE variants)")
+    t.add_argument("--dataset", default="mnist", choices=data.DATASETS)
+    t.add_argument("--train-size", type=int, help="train on a class-balanced slice of this many images")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    t.add_argument("--out", help="checkpoint path (default: VARIANT.safetensors)")
+    t.add_argument("--fast-eval", action="store_true", help="report test MSE only (skip kNN and the rest)")
+    t.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(fn=cmd_train)
+    e = sub.add_parser("eval", parents=[common], help="evaluate a checkpoint on the test split")
+    e.add_argument("checkpoint")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(fn=cmd_eval)
+    pt = sub.add_parser("pretrain", parents=[common], help="rebuild assets/models/ (needs full MNIST)")
+    pt.add_argument("--variants", help="comma-separated subset (default: all)")
+    pt.add_argument("--out-dir", default=str(Path(__file__).resolve().parent.parent / "assets" / "models"))
+    pt.set_defaults(fn=cmd_pretrain)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    try:
+        args.fn(args)
+    except EXPECTED_ERRORS as e:
+        print(f"aecore: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("aecore: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

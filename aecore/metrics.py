@@ -1,0 +1,174 @@
+"""Test-split metrics for any autoencoder: reconstruction quality, codes, speed, samples."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from aecore.data import ImageData
+from aecore.models import Autoencoder, VAEBase
+from aecore.models.vae import kl_to_standard_normal
+from aecore.noise import corrupt
+
+CONFIDENT = 0.9  # softmax probability above which the reference classifier "recognises" a digit
+
+
+@torch.no_grad()
+def encode_all(model: Autoencoder, data: ImageData, batch_size: int = 1000) -> torch.Tensor:
+    model.eval()
+    cond = model.conditional
+    return torch.cat([model.encode(data.images[i: i + batch_size], data.labels[i: i + batch_size] if cond else None)
+                      for i in range(0, len(data), batch_size)])
+
+
+@torch.no_grad()
+def reconstruct_all(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None = None,
+                    batch_size: int = 1000) -> torch.Tensor:
+    model.eval()
+    lab = labels if model.conditional else None
+    return torch.cat([model.reconstruct(images[i: i + batch_size], None if lab is None else lab[i: i + batch_size])
+                      for i in range(0, len(images), batch_size)])
+
+
+def per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).pow(2).flatten(1).mean(1)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB for images in [0, 1]."""
+    return 10 * torch.log10(1.0 / per_image_mse(a, b).clamp_min(1e-10))
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5) -> torch.Tensor:
+    """Per-image structural similarity (Gaussian window, data range 1)."""
+    coords = torch.arange(window, dtype=a.dtype) - (window - 1) / 2
+    g = torch.exp(-coords.pow(2) / (2 * sigma**2))
+    g = (g / g.sum()).to(a.device)
+    kernel = (g[:, None] * g[None, :]).expand(1, 1, window, window)
+
+    def blur(x):
+        return F.conv2d(x, kernel)
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return s.flatten(1).mean(1)
+
+
+@torch.no_grad()
+def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 5, chunk: int = 500) -> float:
+    """Share of test codes whose k nearest training codes (Euclidean) vote for the right label."""
+    correct = 0
+    train_sq = train_codes.pow(2).sum(1)
+    for i in range(0, len(test_codes), chunk):
+        q = test_codes[i: i + chunk]
+        d = train_sq[None, :] - 2 * q @ train_codes.T  # |q|^2 is constant per row, so not needed for ranking
+        nearest = d.topk(k, dim=1, largest=False).indices
+        votes = F.one_hot(train_labels[nearest], 10).sum(1).float()
+        votes += 1e-3 * F.one_hot(train_labels[nearest[:, 0]], 10)  # ties go to the nearest neighbour
+        correct += int((votes.argmax(1) == test_labels[i: i + chunk]).sum())
+    return correct / len(test_codes)
+
+
+def active_units(model: Autoencoder, codes: torch.Tensor) -> float:
+    """Share of latent dimensions in use.
+
+    VAEs: Cov_x(E[z|x]) > 0.01 (Burda et al.). Others: the unit varies across digits and is
+    non-zero on at least 1% of them (a dead ReLU or a constant unit is not in use).
+    """
+    var = codes.var(0)
+    if isinstance(model, VAEBase):
+        return float((var > 0.01).float().mean())
+    firing = (codes.abs() > 1e-3).float().mean(0)
+    return float(((var > 1e-6) & (firing >= 0.01)).float().mean())
+
+
+@torch.no_grad()
+def negative_elbo(model: VAEBase, data: ImageData, seed: int = 0, batch_size: int = 1000) -> dict:
+    """-ELBO in nats per image: BCE on grey pixels (summed) plus KL, one posterior sample, seeded."""
+    gen = torch.Generator().manual_seed(seed)
+    rec = kl = 0.0
+    for i in range(0, len(data), batch_size):
+        x = data.images[i: i + batch_size]
+        y = data.labels[i: i + batch_size] if model.conditional else None
+        mu, logvar = model.encode_distribution(x, y)
+        z = mu + torch.randn(mu.shape, generator=gen) * (0.5 * logvar).exp()
+        logits = model._decode_logits(z, y).view_as(x)
+        rec += float(F.binary_cross_entropy_with_logits(logits, x, reduction="sum"))
+        kl += float(kl_to_standard_normal(mu, logvar).sum())
+    n = len(data)
+    return {"neg_elbo": (rec + kl) / n, "recon_nats": rec / n, "kl_nats": kl / n}
+
+
+@torch.no_grad()
+def denoise_mse(model: Autoencoder, data: ImageData, kind: str, level: float, seed: int = 0) -> float:
+    """MSE to the clean digits when the model is fed corrupted ones (same noise for every model)."""
+    noisy = corrupt(data.images, kind, level, torch.Generator().manual_seed(seed))
+    return float(per_image_mse(reconstruct_all(model, noisy, data.labels), data.images).mean())
+
+
+@torch.no_grad()
+def sample_quality(model: VAEBase, classifier, n_per_digit: int = 100, seed: int = 0) -> dict:
+    """How many prior samples the reference classifier recognises (and, for cvae, as the asked digit)."""
+    gen = torch.Generator().manual_seed(seed)
+    if model.conditional:
+        asked = torch.arange(10).repeat_interleave(n_per_digit)
+        samples = model.sample(len(asked), label=asked, generator=gen)
+    else:
+        asked = None
+        samples = model.sample(10 * n_per_digit, generator=gen)
+    probs = classifier.probabilities(samples)
+    conf, guess = probs.max(1)
+    out = {"samples_recognised": float((conf > CONFIDENT).float().mean())}
+    if asked is not None:
+        out["samples_as_requested"] = float(((guess == asked) & (conf > CONFIDENT)).float().mean())
+    return out
+
+
+def encode_latency_ms(model: Autoencoder, data: ImageData, repeats: int = 30) -> float:
+    """Median wall time to encode one image, in milliseconds."""
+    x = data.images[:1]
+    y = data.labels[:1] if model.conditional else None
+    times = []
+    with torch.no_grad():
+        for _ in range(repeats + 3):
+            t = time.perf_counter()
+            model.encode(x, y)
+            times.append(time.perf_counter() - t)
+    return sorted(times[3:])[len(times[3:]) // 2] * 1000
+
+
+@torch.no_grad()
+def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None, classifier=None,
+             knn_k: int = 5) -> dict:
+    """Every metric the model card reports, on the test split (kNN uses ``train`` codes as reference)."""
+    model.eval()
+    recon = reconstruct_all(model, test.images, test.labels)
+    x = test.images
+    m = {
+        "test_mse": float(per_image_mse(recon, x).mean()),
+        "test_bce": float(F.binary_cross_entropy(recon.clamp(1e-7, 1 - 1e-7), x)),
+        "psnr": float(psnr(recon, x).mean()),
+        "ssim": float(ssim(recon, x).mean()),
+        "params": sum(p.numel() for p in model.parameters()),
+        "latent_dim": model.latent_dim,
+        "encode_latency_ms": encode_latency_ms(model, test),
+    }
+    codes = encode_all(model, test)
+    m["active_units"] = active_units(model, codes)
+    if train is not None:
+        m[f"knn{knn_k}_acc"] = knn_accuracy(encode_all(model, train), train.labels, codes, test.labels, knn_k)
+    if isinstance(model, VAEBase):
+        m.update(negative_elbo(model, test))
+        if classifier is not None:
+            m.update(sample_quality(model, classifier))
+    if model.variant == "sparse":
+        m["mean_activation"] = float(codes.mean())
+    if model.variant == "denoising":
+        m["denoise_mse"] = denoise_mse(model, test, model.config.noise, model.config.noise_level)
+    return m

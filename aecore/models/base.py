@@ -1,0 +1,121 @@
+"""The one contract every autoencoder follows: ``forward`` returns an :class:`AEOutput`.
+
+Subclasses implement ``_encode`` (images -> code) and ``_decode_logits`` (code -> pixel logits);
+the base class turns those into ``encode``, ``decode``, ``reconstruct`` and the loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aecore.config import validate
+
+IMAGE_SHAPE = (1, 28, 28)
+N_PIXELS = 28 * 28
+N_CLASSES = 10
+
+
+@dataclass
+class AEOutput:
+    """What every model's forward returns, so one loop, one checkpoint and one test suite serve all."""
+
+    reconstruction: Tensor  # (B, 1, 28, 28) in [0, 1]
+    latent: Tensor  # (B, latent_dim): the code used downstream (the mean for VAEs)
+    loss: Tensor  # scalar that training minimises
+    terms: dict[str, Tensor]  # named, unweighted scalar loss terms, for curves and reports
+
+
+def reconstruction_loss(logits: Tensor, target: Tensor, kind: str, per_image: bool = False) -> Tensor:
+    """BCE or MSE between predicted pixels and target, averaged per pixel or summed per image."""
+    if kind == "bce":
+        loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    else:
+        loss = F.mse_loss(torch.sigmoid(logits), target, reduction="none")
+    loss = loss.flatten(1)
+    return loss.sum(1).mean() if per_image else loss.mean()
+
+
+class Autoencoder(nn.Module):
+    """Base for all variants. ``config_class`` is the dataclass of its hyperparameters."""
+
+    config_class: ClassVar[type]
+    description: ClassVar[str] = ""
+    generative: ClassVar[bool] = False  # has a prior to sample from
+    conditional: ClassVar[bool] = False  # encoder and decoder see the label
+    train_defaults: ClassVar[dict] = {}  # TrainConfig overrides that suit this variant
+
+    def __init__(self, config=None):
+        super().__init__()
+        self.config = config if config is not None else self.config_class()
+        validate(self.config)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def variant(self) -> str:
+        from aecore.models import name_of
+
+        return name_of(type(self))
+
+    def _encode(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def _decode_logits(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def _check_labels(self, labels: Tensor | None, n: int) -> None:
+        if self.conditional and labels is None:
+            raise ValueError(f"{self.variant} is conditional: pass the digit labels")
+        if labels is not None and self.conditional and labels.shape[0] != n:
+            raise ValueError(f"got {labels.shape[0]} labels for {n} inputs")
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images (B, 1, 28, 28) in [0, 1] -> codes (B, latent_dim)."""
+        self._check_labels(labels, x.shape[0])
+        return self._encode(x, labels)
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Codes (B, latent_dim) -> images (B, 1, 28, 28) in [0, 1]."""
+        self._check_labels(labels, z.shape[0])
+        return torch.sigmoid(self._decode_logits(z, labels)).view(-1, *IMAGE_SHAPE)
+
+    def reconstruct(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.decode(self.encode(x, labels), labels)
+
+    def corrupt(self, x: Tensor) -> Tensor:
+        """The input the model trains on; only the denoising variant changes it."""
+        return x
+
+    def penalties(self, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Extra weighted loss and named raw terms on the code; none by default."""
+        return z.new_zeros(()), {}
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> AEOutput:
+        z = self.encode(self.corrupt(x), labels)
+        logits = self._decode_logits(z, labels).view(-1, *IMAGE_SHAPE)
+        recon = reconstruction_loss(logits, x, self.config.recon_loss)
+        extra, terms = self.penalties(z)
+        return AEOutput(torch.sigmoid(logits), z, recon + extra, {"recon": recon, **terms})
+
+
+def mlp(sizes: list[int], final_activation: nn.Module | None = None) -> nn.Sequential:
+    """Linear layers with ReLU between them (and an optional activation at the end)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    if final_activation is not None:
+        layers.append(final_activation)
+    return nn.Sequential(*layers)
+
+
+def one_hot(labels: Tensor) -> Tensor:
+    return F.one_hot(labels.long(), N_CLASSES).float()

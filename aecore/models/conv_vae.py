@@ -1,0 +1,31 @@
+"""The VAE with the convolutional encoder and decoder of the ``conv`` variant."""
+
+from dataclasses import dataclass
+
+from aecore.config import param
+from aecore.models.conv import conv_decoder, conv_encoder
+from aecore.models.vae import VAEBase
+
+
+@dataclass
+class ConvVAEConfig:
+    latent_dim: int = param(16, "Size of the latent space", min=1, max=256)
+    channels: int = param(32, "Channels of the first convolution", min=4, max=128)
+    beta: float = param(1.0, "Weight of the KL term (1 = the true ELBO)", min=0.0, max=100.0)
+    recon_loss: str = param("bce", "Bernoulli decoder: binary cross-entropy", choices=("bce",))
+
+
+class ConvVAE(VAEBase):
+    config_class = ConvVAEConfig
+    description = "Convolutional VAE: strided convolutions in, transposed convolutions out"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.encoder = conv_encoder(self.config.channels, 2 * self.latent_dim)
+        self.decoder = conv_decoder(self.config.channels, self.latent_dim)
+
+    def _encode_params(self, x, labels):
+        return self.encoder(x).chunk(2, dim=1)
+
+    def _decode_logits(self, z, labels):
+        return self.decoder(z)

@@ -1,0 +1,24 @@
+"""A convolutional autoencoder trained to map corrupted digits back to the clean ones."""
+
+from dataclasses import dataclass
+
+from aecore.config import param
+from aecore.models.conv import ConvAE
+from aecore.noise import NOISE_KINDS, corrupt
+
+
+@dataclass
+class DenoisingConfig:
+    latent_dim: int = param(32, "Size of the code", min=2, max=512)
+    channels: int = param(32, "Channels of the first convolution", min=4, max=128)
+    noise: str = param("gaussian", "Corruption applied to the input during training", choices=NOISE_KINDS)
+    noise_level: float = param(0.5, "Noise std (gaussian) or share of pixels hit", min=0.0, max=1.0)
+    recon_loss: str = param("bce", "Reconstruction loss", choices=("bce", "mse"))
+
+
+class DenoisingAE(ConvAE):
+    config_class = DenoisingConfig
+    description = "Convolutional denoising autoencoder: corrupted digit in, clean digit out"
+
+    def corrupt(self, x):
+        return corrupt(x, self.config.noise, self.config.noise_level)

@@ -1,0 +1,190 @@
+"""One training loop for every variant: Adam, an LR schedule, per-epoch validation, hooks, early stop."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from aecore.config import param, validate
+from aecore.data import DATASETS, ImageData, batches
+from aecore.models import Autoencoder, VAEBase
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a finite number; the message names the likely cause."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = param(10, "Passes over the training set", min=1, max=500)
+    batch_size: int = param(128, "Images per optimisation step", min=1, max=8192)
+    lr: float = param(1e-3, "Peak learning rate of Adam", min=1e-6, max=1.0, log=True)
+    schedule: str = param("onecycle", "Learning-rate schedule", choices=("onecycle", "cosine", "constant"))
+    weight_decay: float = param(0.0, "Adam weight decay", min=0.0, max=1.0)
+    seed: int = param(0, "Random seed (same seed, same run on the same machine)", min=0, max=2**31 - 1)
+    train_size: int = param(0, "Train on a class-balanced slice of this many images (0: all)", min=0, max=1_000_000)
+    dataset: str = param("mnist", "Dataset to train on", choices=DATASETS)
+    device: str = param("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
+
+
+@dataclass
+class Progress:
+    """What the hook receives: after every ``report_every`` steps (kind "step") and each epoch ("epoch")."""
+
+    kind: str
+    epoch: int
+    step: int
+    total_steps: int
+    train: dict[str, float]  # running means of the loss terms since the last report
+    val: dict[str, float] | None = None  # only on "epoch"
+    history: dict | None = None
+    model: Autoencoder | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.step / max(1, self.total_steps)
+
+
+@dataclass
+class TrainResult:
+    model: Autoencoder
+    history: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but no CUDA GPU is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("--device mps asked for, but MPS is not available")
+    return torch.device(name)
+
+
+def _scheduler(opt, cfg: TrainConfig, total_steps: int):
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.15)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+def _divergence_message(model: Autoencoder, cfg: TrainConfig, epoch: int, step: int) -> str:
+    hint = f"the learning rate ({cfg.lr:g}) is probably too high: try {cfg.lr / 10:g}"
+    if isinstance(model, VAEBase) and model.config.beta > 10:
+        hint += f", or lower beta ({model.config.beta:g})"
+    return f"training diverged (loss is not finite) at epoch {epoch}, step {step}: {hint}"
+
+
+@torch.no_grad()
+def loss_terms(model: Autoencoder, data: ImageData, batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Mean loss and loss terms over a dataset (seeded, so VAE and denoising noise is repeatable)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    sums: dict[str, float] = {}
+    rng_state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        for idx in batches(len(data), batch_size, shuffle=False):
+            x, y = data.images[idx].to(device), data.labels[idx].to(device)
+            out = model(x, y if model.conditional else None)
+            for k, v in {"loss": out.loss, **out.terms}.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
+    finally:
+        torch.set_rng_state(rng_state)
+        model.train(was_training)
+    return {k: v / len(data) for k, v in sums.items()}
+
+
+def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None = None,
+          config: TrainConfig | None = None, on_progress: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, report_every: int = 50) -> TrainResult:
+    """Train ``model`` in place and return it with its history.
+
+    ``on_progress`` is called every ``report_every`` steps and after each epoch; ``should_stop``
+    is polled every step, and a True answer ends training after the current step with a usable
+    model. A non-finite loss raises :class:`TrainingDiverged` and restores the last good weights.
+    """
+    cfg = config or TrainConfig()
+    validate(cfg)
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    model.to(device).train()
+    data = train_data.subset(cfg.train_size or None, seed=cfg.seed).to(device)
+    val = val_data.to(device) if val_data is not None else None
+    gen = torch.Generator().manual_seed(cfg.seed)
+    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = _scheduler(opt, cfg, total)
+    history: dict = {"epochs": [], "steps": []}
+    good_state = copy.deepcopy(model.state_dict())
+    step, stopped, t0 = 0, False, time.perf_counter()
+    running: dict[str, float] = {}
+    n_running = 0
+    for epoch in range(1, cfg.epochs + 1):
+        epoch_sums: dict[str, float] = {}
+        n_epoch = 0
+        for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen):
+            x = data.images[idx]
+            out = model(x, data.labels[idx] if model.conditional else None)
+            if not torch.isfinite(out.loss):
+                model.load_state_dict(good_state)
+                raise TrainingDiverged(_divergence_message(model, cfg, epoch, step))
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            terms = {"loss": out.loss.item(), **{k: v.item() for k, v in out.terms.items()}}
+            for k, v in terms.items():
+                running[k] = running.get(k, 0.0) + v
+                epoch_sums[k] = epoch_sums.get(k, 0.0) + v
+            n_running += 1
+            n_epoch += 1
+            if step % report_every == 0 or step == total:
+                means = {k: v / n_running for k, v in running.items()}
+                history["steps"].append({"step": step, **means})
+                running, n_running = {}, 0
+                if on_progress:
+                    on_progress(Progress("step", epoch, step, total, means))
+            if should_stop and should_stop():
+                stopped = True
+                break
+        record = {"epoch": epoch, "step": step, "lr": opt.param_groups[0]["lr"],
+                  "seconds": time.perf_counter() - t0,
+                  "train": {k: v / max(1, n_epoch) for k, v in epoch_sums.items()}}
+        if val is not None:
+            record["val"] = loss_terms(model, val, seed=epoch)
+            if not math.isfinite(record["val"]["loss"]):
+                model.load_state_dict(good_state)
+                raise TrainingDiverged(_divergence_message(model, cfg, epoch, step))
+        history["epochs"].append(record)
+        good_state = copy.deepcopy(model.state_dict())
+        if on_progress:
+            on_progress(Progress("epoch", epoch, step, total, record["train"], record.get("val"), history, model))
+        if stopped:
+            break
+    model.eval()
+    history["train_size"] = len(data)
+    history["train_source"] = data.source
+    return TrainResult(model, history, time.perf_counter() - t0, stopped)
+
+
+def config_for(variant_cls, **overrides) -> TrainConfig:
+    """The variant's preferred training settings, then ``overrides`` (None values ignored)."""
+    from aecore.config import from_dict
+
+    return from_dict(TrainConfig, {**variant_cls.train_defaults, **overrides})
