@@ -1,0 +1,199 @@
+"""The models on offer: pretrained checkpoints shipped in assets/models plus the user's own folder.
+
+Listing reads only each file's header (cheap); the content hash that keys every cache is computed
+once per file version (path, size, mtime).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aecore import checkpoint
+from aecore.checkpoint import CheckpointError
+
+SUFFIX = ".safetensors"
+_HASHES: dict[tuple, str] = {}
+
+
+def pretrained_dir() -> Path:
+    env = os.environ.get("AECORE_PRETRAINED_DIR")
+    if env:
+        return Path(env).expanduser()
+    from aecore.pretrain import MODELS_DIR
+
+    return MODELS_DIR
+
+
+def cache_root() -> Path:
+    env = os.environ.get("AECORE_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aecore"
+
+
+def user_models_dir() -> Path:
+    env = os.environ.get("AECORE_MODELS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return cache_root() / "models"
+
+
+@dataclass
+class ModelEntry:
+    """One checkpoint on disk, described from its header."""
+
+    name: str  # unique display name
+    path: Path
+    source: str  # "pretrained" or "yours"
+    variant: str = "?"
+    sha256: str = ""
+    size: int = 0
+    meta: dict = field(default_factory=dict)  # checkpoint metadata without the (large) history
+    error: str | None = None  # set when the file is not a loadable checkpoint
+
+    @property
+    def metrics(self) -> dict:
+        return self.meta.get("metrics") or {}
+
+    @property
+    def dataset(self) -> str:
+        return self.meta.get("dataset") or (self.meta.get("train_config") or {}).get("dataset") or "mnist"
+
+    @property
+    def latent_dim(self) -> int | None:
+        return (self.meta.get("config") or {}).get("latent_dim")
+
+    @property
+    def generative(self) -> bool:
+        from aecore.models import VARIANTS
+
+        cls = VARIANTS.get(self.variant)
+        return bool(cls and cls.generative)
+
+    @property
+    def conditional(self) -> bool:
+        from aecore.models import VARIANTS
+
+        cls = VARIANTS.get(self.variant)
+        return bool(cls and cls.conditional)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Content hash of a file, remembered per (path, size, mtime)."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
+def read_header(path: str | Path) -> dict:
+    """A checkpoint's aecore metadata, reading only the safetensors header."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise CheckpointError("file is empty or truncated")
+        n = int.from_bytes(head, "little")
+        if n <= 0 or n > 100 * 1024 * 1024:
+            raise CheckpointError("not a safetensors file (bad header length)")
+        body = f.read(n)
+    return checkpoint.read_metadata(head + body)
+
+
+def describe(path: Path, source: str, name: str | None = None) -> ModelEntry:
+    entry = ModelEntry(name or path.stem, path, source)
+    try:
+        entry.size = path.stat().st_size
+        meta = read_header(path)
+        entry.meta = {k: v for k, v in meta.items() if k != "history"}
+        entry.variant = meta.get("variant", "?")
+        entry.sha256 = file_sha256(path)
+    except (CheckpointError, OSError) as e:
+        entry.error = str(e)
+    return entry
+
+
+def list_models(include_broken: bool = False) -> list[ModelEntry]:
+    """Pretrained models first (in registry order), then the user's, newest first."""
+    from aecore.models import VARIANTS
+
+    order = {name: i for i, name in enumerate(VARIANTS)}
+    entries: list[ModelEntry] = []
+    pre = pretrained_dir()
+    if pre.is_dir():
+        found = [describe(p, "pretrained", f"{p.stem} (pretrained)") for p in pre.glob(f"*{SUFFIX}")]
+        entries += sorted(found, key=lambda e: (order.get(e.variant, 99), e.name))
+    user = user_models_dir()
+    if user.is_dir():
+        found = [describe(p, "yours") for p in user.glob(f"*{SUFFIX}") if not p.name.startswith(".")]
+        entries += sorted(found, key=lambda e: -e.path.stat().st_mtime_ns)
+    return [e for e in entries if include_broken or e.error is None]
+
+
+def load(entry_or_path) -> tuple:
+    """(model, full metadata) of a catalog entry or path; CheckpointError with a one-line reason."""
+    path = entry_or_path.path if isinstance(entry_or_path, ModelEntry) else Path(entry_or_path)
+    return checkpoint.load(path)
+
+
+def safe_name(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    return name[:60] or "model"
+
+
+def unique_path(folder: Path, stem: str) -> Path:
+    stem = safe_name(stem)
+    path = folder / f"{stem}{SUFFIX}"
+    i = 2
+    while path.exists():
+        path = folder / f"{stem}-{i}{SUFFIX}"
+        i += 1
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def import_upload(data: bytes, filename: str = "uploaded", folder: Path | None = None) -> ModelEntry:
+    """Validate an uploaded checkpoint fully (builds the model) and store it in the user's folder."""
+    model, meta = checkpoint.from_bytes(data)  # CheckpointError: one-line reason
+    folder = folder or user_models_dir()
+    digest = hashlib.sha256(data).hexdigest()
+    if folder.is_dir():
+        for p in folder.glob(f"*{SUFFIX}"):
+            if p.stat().st_size == len(data) and file_sha256(p) == digest:
+                return describe(p, "yours")
+    stem = Path(filename).name
+    stem = stem[: -len(SUFFIX)] if stem.endswith(SUFFIX) else Path(stem).stem
+    path = write_atomic(unique_path(folder, stem or meta["variant"]), data)
+    return describe(path, "yours")
+
+
+def new_model_path(variant: str, folder: Path | None = None) -> Path:
+    folder = folder or user_models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return unique_path(folder, f"{variant}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -1,0 +1,149 @@
+"""Background training: a thread, a stop Event and a thread-safe progress log that a UI can poll.
+
+    job = TrainingJob("dense", {"latent_dim": 32}, {"epochs": 2}, folder)  # ConfigError here if settings are bad
+    job.start()
+    job.snapshot()   # copy of the state, safe to read from any thread at any time
+    job.stop()       # ends after the current step; the model trained so far is saved
+
+A finished (or stopped) run is saved atomically into ``folder``; a diverged run saves nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aecore import checkpoint, data
+from aecore.config import ConfigError, to_dict
+from aecore.models import build, get_variant
+from aecore.train import Progress, TrainConfig, TrainingDiverged, config_for, train
+
+PENDING, RUNNING, DONE, STOPPED, FAILED = "pending", "running", "done", "stopped", "failed"
+FINISHED = (DONE, STOPPED, FAILED)
+
+
+class TrainingJob:
+    """One training run in a daemon thread. All shared state is guarded by ``_lock``."""
+
+    def __init__(self, variant: str, model_config: dict | None, train_config: dict | None, folder: str | Path,
+                 data_dir: str | Path | None = None, preview_n: int = 10, eval_size: int = 2000,
+                 report_every: int = 10):
+        cls = get_variant(variant)
+        self.variant = variant
+        self.model = build(variant, model_config)  # ConfigError: bad hyperparameters, raised now
+        overrides = {k: v for k, v in (train_config or {}).items() if k != "device"}
+        self.train_config: TrainConfig = config_for(cls, device="cpu", **overrides)
+        self.folder = Path(folder)
+        self.data_dir = data_dir
+        self.preview_n = preview_n
+        self.eval_size = eval_size
+        self.report_every = report_every
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._state = {"status": PENDING, "message": "waiting to start", "fraction": 0.0, "epoch": 0,
+                       "step": 0, "total_steps": 0, "steps": [], "epochs": [], "preview": None,
+                       "originals": None, "path": None, "metrics": {}, "seconds": 0.0, "started": None,
+                       "data_source": None}
+
+    # -- control ------------------------------------------------------------------------------
+    def start(self) -> TrainingJob:
+        if self._thread is not None:
+            raise RuntimeError("this job has already been started")
+        self._update(status=RUNNING, message="loading data", started=time.time())
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.variant}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to end after the current step; the model so far is kept and saved."""
+        self._stop.set()
+        with self._lock:
+            if self._state["status"] == RUNNING:
+                self._state["message"] = "stopping after the current step"
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.finished
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._state["status"]
+
+    def snapshot(self) -> dict:
+        """A deep copy of the state: status, message, fraction, steps, epochs, preview, path, metrics."""
+        with self._lock:
+            return copy.deepcopy(self._state)
+
+    # -- worker -------------------------------------------------------------------------------
+    def _update(self, **kw) -> None:
+        with self._lock:
+            self._state.update(kw)
+
+    @torch.no_grad()
+    def _preview(self, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+        was = self.model.training
+        self.model.eval()
+        try:
+            return self.model.reconstruct(x, y if self.model.conditional else None).numpy()
+        finally:
+            self.model.train(was)
+
+    def _run(self) -> None:
+        cfg = self.train_config
+        t0 = time.perf_counter()
+        try:
+            train_data = data.load(cfg.dataset, "train", self.data_dir)
+            test = data.load(cfg.dataset, "test", self.data_dir)
+            val = test.subset(min(len(test), self.eval_size), seed=1)
+            px, py = val.images[: self.preview_n], val.labels[: self.preview_n]
+            self._update(originals=px.numpy(), message=f"training on {train_data.source}",
+                         data_source=train_data.source)
+
+            def on_progress(p: Progress) -> None:
+                with self._lock:
+                    st = self._state
+                    st.update(fraction=p.fraction, epoch=p.epoch, step=p.step, total_steps=p.total_steps,
+                              seconds=time.perf_counter() - t0)
+                    if p.kind == "step":
+                        st["steps"].append({"step": p.step, **p.train})
+                    else:
+                        st["epochs"].append({"epoch": p.epoch, "step": p.step, "train": dict(p.train),
+                                             "val": dict(p.val or {})})
+                preview = self._preview(px, py)  # outside the lock: the UI never waits on the model
+                self._update(preview=preview)
+
+            result = train(self.model, train_data, val, cfg, on_progress=on_progress,
+                           should_stop=self._stop.is_set, report_every=self.report_every)
+            self._update(message="measuring the model on the test split", preview=self._preview(px, py))
+            from aecore.metrics import evaluate
+
+            metrics = evaluate(result.model, val)
+            metrics["train_seconds"] = result.seconds
+            metrics["stopped_early"] = result.stopped_early
+            from aecore.catalog import new_model_path
+
+            path = checkpoint.save(result.model, new_model_path(self.variant, self.folder),
+                                   train_config=to_dict(cfg), dataset=cfg.dataset, data_source=train_data.source,
+                                   history=result.history, metrics=metrics)
+            status = STOPPED if result.stopped_early else DONE
+            how = "stopped early" if result.stopped_early else "finished"
+            self._update(status=status, path=str(path), metrics=metrics, fraction=1.0 if status == DONE else
+                         self._state["fraction"], seconds=time.perf_counter() - t0,
+                         message=f"{how} after {result.seconds:.1f} s; saved as {path.name}")
+        except (TrainingDiverged, ConfigError, data.DataUnavailable) as e:
+            self._update(status=FAILED, message=str(e), seconds=time.perf_counter() - t0)
+        except Exception as e:  # noqa: BLE001 - the UI shows one line, never a traceback
+            self._update(status=FAILED, message=f"training failed: {type(e).__name__}: {str(e)[:200]}",
+                         seconds=time.perf_counter() - t0)

@@ -1,0 +1,155 @@
+"""Turn a drawing or an uploaded picture into an MNIST-style 28x28 digit.
+
+MNIST digits are white ink on black, fitted into a 20x20 box (aspect ratio kept) and placed in a
+28x28 frame so that their centre of mass sits at the centre. :func:`from_canvas` handles the RGBA
+array of a drawing canvas (light ink on a dark or transparent background); :func:`from_bytes`
+handles any image file Pillow reads, detecting dark-on-light photos and inverting them.
+Every refusal is a :class:`PreprocessError` whose message a user can act on.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_SIDE = 4096
+INK = 0.2  # a pixel with at least this much ink (0..1) counts as ink
+BOX = 20  # MNIST fits the digit in a 20x20 box ...
+SIZE = 28  # ... inside a 28x28 frame
+
+
+class PreprocessError(ValueError):
+    """An input that cannot become a digit. ``kind`` is one of empty, all_ink, not_image, too_large, no_digit."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def canvas_ink(rgba: np.ndarray) -> np.ndarray:
+    """Ink map in [0, 1] from a canvas array (H, W, 4) or (H, W, 3): light strokes on dark/transparent."""
+    a = np.asarray(rgba)
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 2 or a.shape[1] < 2:
+        raise PreprocessError(f"expected an RGB(A) image array, got shape {a.shape}", "not_image")
+    a = a.astype(np.float32)
+    if a.max() > 1.0:
+        a = a / 255.0
+    ink = _luminance(a[..., :3])
+    if a.shape[2] == 4:
+        ink = ink * a[..., 3]  # transparent pixels carry no ink
+    return np.clip(ink, 0.0, 1.0)
+
+
+def image_ink(data: bytes) -> np.ndarray:
+    """Ink map in [0, 1] from image file bytes; dark-on-light pictures are inverted."""
+    if not data:
+        raise PreprocessError("the file is empty", "not_image")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PreprocessError(f"the file is {len(data) / 1e6:.1f} MB; upload an image under "
+                              f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB", "too_large")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        w, h = img.size
+        if max(w, h) > MAX_SIDE:
+            raise PreprocessError(f"the image is {w}x{h} pixels; the limit is {MAX_SIDE} pixels a side",
+                                  "too_large")
+        img.load()
+    except PreprocessError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise PreprocessError("this file is not an image that can be read (try PNG or JPEG)", "not_image") from None
+    except (OSError, ValueError, SyntaxError):
+        raise PreprocessError("this image file is truncated or corrupt", "not_image") from None
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        grey = _luminance(rgba[..., :3])
+        opaque = alpha > 0.5
+        # Put transparent areas on the background colour opposite to the strokes.
+        light_strokes = opaque.any() and float(np.median(grey[opaque])) > 0.5
+        grey = grey * alpha + (0.0 if light_strokes else 1.0) * (1 - alpha)
+    else:
+        grey = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    if grey.shape[0] < 2 or grey.shape[1] < 2:
+        raise PreprocessError("the image is too small to hold a digit", "no_digit")
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:  # dark ink on light paper: invert
+        grey = 1.0 - grey
+        background = 1.0 - background
+    top = float(np.percentile(grey, 99.5))
+    if top - background < 0.15:
+        raise PreprocessError("no digit found: the picture has too little contrast", "no_digit")
+    ink = np.clip((grey - background) / (top - background), 0.0, 1.0)
+    ink[ink < 0.25] = 0.0  # paper texture and lighting gradients are not ink
+    return ink
+
+
+def to_mnist(ink: np.ndarray, *, source: str = "canvas") -> np.ndarray:
+    """Ink map (H, W) in [0, 1] -> (28, 28) float32 digit, cropped, fitted in 20x20 and centred by mass."""
+    from PIL import Image
+
+    ink = np.asarray(ink, dtype=np.float32)
+    mask = ink >= INK
+    n_ink = int(mask.sum())
+    if ink.max() < INK or n_ink < max(4, ink.size // 20000):
+        if source == "canvas":
+            raise PreprocessError("the canvas is empty: draw a digit", "empty")
+        raise PreprocessError("no digit found in the picture", "no_digit")
+    if n_ink > 0.9 * ink.size:
+        if source == "canvas":
+            raise PreprocessError("the canvas is covered in ink: clear it and draw one digit", "all_ink")
+        raise PreprocessError("no digit found: the picture is almost all ink", "no_digit")
+    rows, cols = np.nonzero(mask)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    crop = ink[r0:r1, c0:c1]
+    h, w = crop.shape
+    if source != "canvas" and mask[r0:r1, c0:c1].mean() > 0.85 and min(h, w) > max(8, 0.4 * max(h, w)):
+        raise PreprocessError("no digit found: the dark area is a solid block, not strokes", "no_digit")
+    scale = BOX / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = Image.fromarray((crop * 255).astype(np.uint8), "L").resize((nw, nh), Image.LANCZOS)
+    small = np.asarray(small, dtype=np.float32) / 255.0
+    frame = np.zeros((SIZE, SIZE), np.float32)
+    top, left = (SIZE - nh) // 2, (SIZE - nw) // 2
+    frame[top: top + nh, left: left + nw] = small
+    total = frame.sum()
+    if total <= 0:
+        raise PreprocessError("no digit found: the strokes are too faint", "no_digit")
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    cy, cx = (frame * yy).sum() / total, (frame * xx).sum() / total
+    dy, dx = int(round((SIZE - 1) / 2 - cy)), int(round((SIZE - 1) / 2 - cx))
+    # Shift without wrap-around, never pushing ink off the frame.
+    dy = int(np.clip(dy, -top, SIZE - (top + nh)))
+    dx = int(np.clip(dx, -left, SIZE - (left + nw)))
+    out = np.zeros_like(frame)
+    out[max(dy, 0): SIZE + min(dy, 0), max(dx, 0): SIZE + min(dx, 0)] = \
+        frame[max(-dy, 0): SIZE - max(dy, 0), max(-dx, 0): SIZE - max(dx, 0)]
+    return np.clip(out, 0.0, 1.0)
+
+
+def from_canvas(rgba: np.ndarray | None) -> np.ndarray:
+    """A drawing canvas's RGBA array -> (28, 28) digit. ``None`` (nothing drawn yet) is an empty canvas."""
+    if rgba is None:
+        raise PreprocessError("the canvas is empty: draw a digit", "empty")
+    return to_mnist(canvas_ink(rgba), source="canvas")
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    """Any image file Pillow reads -> (28, 28) digit."""
+    return to_mnist(image_ink(data), source="upload")
+
+
+def as_batch(digit: np.ndarray):
+    """(28, 28) array -> (1, 1, 28, 28) float tensor for the models."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(digit, dtype=np.float32)).view(1, 1, SIZE, SIZE)

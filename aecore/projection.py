@@ -1,0 +1,192 @@
+"""2-D maps of latent codes (UMAP, PCA, t-SNE), cached on disk, plus nearest-neighbour lookups.
+
+A projection is keyed by the sha256 of the model file's content, the dataset, the method and its
+settings. It is looked up first in the shipped folder (assets/projections, written by
+``scripts/precompute_projections.py``), then in the user cache ($AECORE_CACHE_DIR/projections),
+and only computed when neither has it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aecore.data import ASSETS
+
+METHODS = ("umap", "pca", "tsne")
+METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+DEFAULTS = {
+    "umap": {"n_neighbors": 15, "min_dist": 0.1, "seed": 0},
+    "pca": {},
+    "tsne": {"perplexity": 30.0, "seed": 0},
+}
+SHIPPED_DIR = ASSETS / "projections"
+
+Progress = Callable[[float, str], None]
+
+
+def cache_dir() -> Path:
+    from aecore.catalog import cache_root
+
+    return cache_root() / "projections"
+
+
+def settings_for(method: str, settings: dict | None = None, n: int | None = None) -> dict:
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}: use one of {', '.join(METHODS)}")
+    out = {**DEFAULTS[method], **(settings or {})}
+    if n is not None:
+        out["n"] = int(n)
+    return out
+
+
+def cache_key(model_sha: str, dataset: str, method: str, settings: dict) -> str:
+    blob = json.dumps({"model": model_sha, "dataset": dataset, "method": method, "settings": settings},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Projection:
+    coords: np.ndarray  # (N, 2) float32, row i is test image i
+    method: str
+    settings: dict
+    key: str
+    cached: str | None  # "shipped", "cache" or None (computed now)
+    seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return METHOD_NAMES[self.method]
+
+
+def _read(path: Path) -> np.ndarray | None:
+    try:
+        with np.load(path) as z:
+            return z["coords"].astype(np.float32)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def lookup(key: str) -> tuple[np.ndarray, str] | None:
+    """(coords, where) from the shipped folder or the cache, or None."""
+    for folder, where in ((SHIPPED_DIR, "shipped"), (cache_dir(), "cache")):
+        path = folder / f"{key}.npz"
+        if path.is_file():
+            coords = _read(path)
+            if coords is not None:
+                return coords, where
+    return None
+
+
+def store(key: str, coords: np.ndarray, folder: Path | None = None, **info) -> Path:
+    """Write float16 coordinates atomically (small: 10k points are 40 kB)."""
+    folder = folder or cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{key}.npz"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, coords=coords.astype(np.float16), info=json.dumps(info))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress | None = None) -> np.ndarray:
+    """Codes (N, D) -> coordinates (N, 2) float32."""
+    report = on_progress or (lambda f, m: None)
+    codes = np.asarray(codes, dtype=np.float32)
+    n, d = codes.shape
+    if n < 3:
+        raise ValueError("need at least 3 codes to make a map")
+    if d == 1:
+        return np.stack([codes[:, 0], np.zeros(n, np.float32)], 1)
+    if d == 2:
+        return codes.copy()
+    if method == "pca":
+        report(0.5, "PCA")
+        centred = codes - codes.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        return (centred @ vt[:2].T).astype(np.float32)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        report(0.2, "t-SNE: fitting (about a minute for 10,000 points on a laptop)")
+        perplexity = min(float(settings.get("perplexity", 30.0)), max(2.0, (n - 1) / 3))
+        tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=settings.get("seed", 0))
+        return tsne.fit_transform(codes).astype(np.float32)
+    report(0.1, "UMAP: loading (the first use compiles with numba, about 15 s)")
+    import umap
+
+    reducer = umap.UMAP(n_neighbors=min(int(settings.get("n_neighbors", 15)), n - 1),
+                        min_dist=float(settings.get("min_dist", 0.1)),
+                        random_state=settings.get("seed", 0), n_jobs=1)
+    report(0.3, f"UMAP: fitting {n:,} points")
+    return reducer.fit_transform(codes).astype(np.float32)
+
+
+def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str = "umap",
+                  settings: dict | None = None, on_progress: Progress | None = None,
+                  use_cache: bool = True) -> Projection:
+    """Cached projection of precomputed codes (row order kept)."""
+    s = settings_for(method, settings, n=len(codes))
+    key = cache_key(model_sha, dataset, method, s)
+    if use_cache:
+        hit = lookup(key)
+        if hit is not None and len(hit[0]) == len(codes):
+            return Projection(hit[0], method, s, key, hit[1])
+    t0 = time.perf_counter()
+    coords = reduce(codes, method, s, on_progress)
+    seconds = time.perf_counter() - t0
+    if use_cache:
+        try:
+            store(key, coords, method=method, settings=s, dataset=dataset, model=model_sha)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    if on_progress:
+        on_progress(1.0, f"{METHOD_NAMES[method]} done in {seconds:.1f} s")
+    return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds)
+
+
+def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,
+                      settings: dict | None = None) -> Projection | None:
+    """The projection if it is already shipped or cached, without computing anything."""
+    s = settings_for(method, settings, n=codes_len)
+    key = cache_key(model_sha, dataset, method, s)
+    hit = lookup(key)
+    if hit is None or len(hit[0]) != codes_len:
+        return None
+    return Projection(hit[0], method, s, key, hit[1])
+
+
+@torch.no_grad()
+def nearest(codes: torch.Tensor, query: torch.Tensor, k: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices and Euclidean distances of the ``k`` codes nearest to ``query`` (D,) or (1, D)."""
+    q = query.reshape(1, -1).to(codes.dtype)
+    d = torch.cdist(q, codes)[0]
+    k = min(k, len(codes))
+    dist, idx = d.topk(k, largest=False)
+    return idx, dist
+
+
+def locate(codes: torch.Tensor, coords: np.ndarray, query: torch.Tensor, k: int = 10) -> np.ndarray:
+    """Place a new code on an existing map: the distance-weighted mean of its neighbours' positions.
+
+    Works for every method (t-SNE and UMAP maps have no exact transform for an unseen point).
+    """
+    idx, dist = nearest(codes, query, k)
+    w = 1.0 / (dist.numpy() + 1e-6)
+    pts = np.asarray(coords)[idx.numpy()]
+    return (pts * w[:, None]).sum(0) / w.sum()
