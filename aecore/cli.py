@@ -67,9 +67,9 @@ def cmd_train(args):
         if not hasattr(cls.config_class, "beta"):
             raise ConfigError(f"--beta applies to the VAE variants, not {args.variant}")
         model_cfg["beta"] = args.beta
-    model = build(args.variant, model_cfg)
     cfg = config_for(cls, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                      device=args.device, dataset=args.dataset, train_size=args.train_size)
+    model = build(args.variant, model_cfg, seed=cfg.seed)
     train_data = data.load(args.dataset, "train", args.data_dir)
     test = data.load(args.dataset, "test", args.data_dir)
     print(f"training {args.variant} on {train_data.source}: {len(train_data):,} images", file=sys.stderr)

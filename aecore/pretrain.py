@@ -19,7 +19,7 @@ MODELS_DIR = ASSETS / "models"
 # Longer runs than the quick defaults: these are the shipped models, trained once.
 RECIPES: dict[str, tuple[dict, dict]] = {
     "dense": ({}, {"epochs": 30, "batch_size": 64, "lr": 5e-3}),
-    "deep": ({}, {"epochs": 40, "batch_size": 128, "lr": 2e-3}),
+    "deep": ({}, {"epochs": 40, "batch_size": 64, "lr": 2e-3}),
     "conv": ({}, {"epochs": 20, "batch_size": 128, "lr": 3e-3}),
     "denoising": ({}, {"epochs": 20, "batch_size": 128, "lr": 3e-3}),
     "sparse": ({}, {"epochs": 30, "batch_size": 128, "lr": 2e-3}),
@@ -55,8 +55,8 @@ def ensure_classifier(train_data: ImageData, test: ImageData, log=print):
 def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Path = MODELS_DIR,
                  on_progress=None, evaluate_fn=None) -> tuple[Path, dict]:
     model_cfg, train_cfg = RECIPES[name]
-    model = build(name, model_cfg)
     cfg = config_for(VARIANTS[name], **train_cfg)
+    model = build(name, model_cfg, seed=cfg.seed)
     t0 = time.perf_counter()
     result = train(model, train_data, test, cfg, on_progress=on_progress)
     seconds = time.perf_counter() - t0

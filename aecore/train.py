@@ -187,4 +187,5 @@ def config_for(variant_cls, **overrides) -> TrainConfig:
     """The variant's preferred training settings, then ``overrides`` (None values ignored)."""
     from aecore.config import from_dict
 
-    return from_dict(TrainConfig, {**variant_cls.train_defaults, **overrides})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return from_dict(TrainConfig, {**variant_cls.train_defaults, **given})

@@ -38,12 +38,19 @@ def name_of(cls: type) -> str:
     return next(name for name, c in VARIANTS.items() if c is cls)
 
 
-def build(name: str, config: dict | None = None) -> Autoencoder:
-    """Instantiate a variant from a plain dict of settings (validated)."""
+def build(name: str, config: dict | None = None, seed: int | None = None) -> Autoencoder:
+    """Instantiate a variant from a plain dict of settings (validated); ``seed`` fixes the initial weights."""
+    import torch
+
     from aecore.config import from_dict
 
     cls = get_variant(name)
-    return cls(from_dict(cls.config_class, config))
+    cfg = from_dict(cls.config_class, config)
+    if seed is None:
+        return cls(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(cfg)
 
 
 __all__ = ["AEOutput", "Autoencoder", "VAEBase", "VARIANTS", "build", "get_variant", "name_of", "UnknownVariant"]

@@ -1,0 +1,53 @@
+"""Shared fixtures. Unit tests run on the bundled MNIST sample, offline; the pretrained-model
+tests use the full data when $AECORE_DATA_DIR (or ../shared/data) has it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def full_data_dir() -> Path | None:
+    """Where the full MNIST lies, if anywhere (CI sets AECORE_DATA_DIR to ../shared/data)."""
+    for candidate in (os.environ.get("AECORE_DATA_DIR"), SHARED_DATA):
+        if candidate and (Path(candidate) / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def offline_env(tmp_path, monkeypatch):
+    """No data root and no network: loads must fall back to the bundled sample."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    monkeypatch.setenv("AECORE_DATA_DIR", str(empty))
+    monkeypatch.setenv("AECORE_OFFLINE", "1")
+    return empty
+
+
+@pytest.fixture(scope="session")
+def bundled_test():
+    from aecore.data import load
+
+    return load("mnist", "test", data_dir="/nonexistent-aecore-root", download=False)
+
+
+@pytest.fixture(scope="session")
+def bundled_train():
+    from aecore.data import load
+
+    return load("mnist", "train", data_dir="/nonexistent-aecore-root", download=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_batch(bundled_test):
+    """64 real test digits with labels."""
+    return bundled_test.images[:64], bundled_test.labels[:64]

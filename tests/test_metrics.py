@@ -1,0 +1,45 @@
+"""Metric functions give the known answers on cases whose answer is known."""
+
+import math
+
+import torch
+
+from aecore import build
+from aecore.metrics import active_units, evaluate, knn_accuracy, psnr, ssim
+
+
+def test_psnr_and_ssim_known_values():
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(ssim(x, x), torch.ones(4), atol=1e-5)
+    assert (psnr(x, x) > 90).all()
+    noisy = (x + 0.1).clamp(0, 1)
+    assert (ssim(x, noisy) < 1).all()
+    y = torch.zeros(1, 1, 28, 28)
+    assert math.isclose(float(psnr(y, y + 0.1)), 20.0, rel_tol=1e-4)  # MSE 0.01 -> 20 dB
+
+
+def test_knn_on_separable_clusters():
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.arange(10).repeat(20)
+    codes = labels[:, None].float() * 10 + torch.randn(200, 3, generator=gen)
+    assert knn_accuracy(codes, labels, codes + 0.1, labels, k=5) == 1.0
+    shuffled = labels[torch.randperm(200, generator=gen)]
+    assert knn_accuracy(codes, shuffled, codes, labels, k=5) < 0.5
+
+
+def test_active_units_counts_dead_dimensions():
+    model = build("dense", {"latent_dim": 4})
+    codes = torch.rand(100, 4)
+    codes[:, 1] = 0  # a dead ReLU
+    assert active_units(model, codes) == 0.75
+
+
+def test_evaluate_reports_the_promised_keys(bundled_train, bundled_test):
+    test, train = bundled_test.subset(300), bundled_train.subset(300)
+    dense = evaluate(build("dense"), test, train)
+    assert {"test_mse", "test_bce", "psnr", "ssim", "params", "encode_latency_ms", "knn5_acc",
+            "active_units"} <= set(dense)
+    vae = evaluate(build("vae"), test)
+    assert {"neg_elbo", "recon_nats", "kl_nats"} <= set(vae)
+    assert "mean_activation" in evaluate(build("sparse"), test)
+    assert "denoise_mse" in evaluate(build("denoising"), test)

@@ -1,0 +1,88 @@
+"""The shared training loop: it learns, reports, stops on request, and refuses to diverge silently."""
+
+import pytest
+import torch
+
+from aecore import build
+from aecore.data import ImageData
+from aecore.train import TrainConfig, TrainingDiverged, config_for, pick_device, train
+
+
+@pytest.fixture(scope="module")
+def small(bundled_train, bundled_test):
+    return bundled_train.subset(1000), bundled_test.subset(500)
+
+
+def test_training_lowers_validation_loss_and_records_history(small):
+    tr, te = small
+    events = []
+    result = train(build("dense"), tr, te, TrainConfig(epochs=3, batch_size=50, lr=5e-3),
+                   on_progress=events.append, report_every=10)
+    epochs = result.history["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert epochs[-1]["val"]["loss"] < epochs[0]["val"]["loss"]
+    assert {"loss", "recon"} <= set(epochs[0]["train"]) and "lr" in epochs[0]
+    assert [e.kind for e in events].count("epoch") == 3
+    steps = [e for e in events if e.kind == "step"]
+    assert steps and steps[-1].step == 60 and steps[-1].fraction == 1.0
+    assert not result.stopped_early and result.seconds > 0
+
+
+def test_vae_history_has_every_loss_term(small):
+    tr, te = small
+    result = train(build("vae"), tr, te, TrainConfig(epochs=1, batch_size=100))
+    assert set(result.history["epochs"][0]["val"]) == {"loss", "recon", "kl"}
+
+
+def test_stop_request_ends_early_with_a_usable_model(small, tiny_batch):
+    tr, te = small
+    calls = {"n": 0}
+
+    def stop_after_5():
+        calls["n"] += 1
+        return calls["n"] >= 5
+
+    result = train(build("conv"), tr, te, TrainConfig(epochs=5, batch_size=50), should_stop=stop_after_5)
+    assert result.stopped_early
+    assert result.history["epochs"][-1]["step"] == 5
+    assert torch.isfinite(result.model.reconstruct(tiny_batch[0])).all()
+
+
+def test_same_seed_same_run(small):
+    tr, te = small
+    a = train(build("dense", seed=7), tr, None, TrainConfig(epochs=1, batch_size=100, seed=7)).model
+    b = train(build("dense", seed=7), tr, None, TrainConfig(epochs=1, batch_size=100, seed=7)).model
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_non_finite_loss_stops_with_a_clear_message_and_good_weights(small):
+    tr, _ = small
+    poisoned = tr.images.clone()
+    poisoned[500:] = float("nan")
+    bad = ImageData(poisoned, tr.labels, "mnist", "train", "test")
+    model = build("dense")
+    with pytest.raises(TrainingDiverged, match="learning rate"):
+        train(model, bad, None, TrainConfig(epochs=2, batch_size=100))
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_divergence_message_mentions_beta_for_large_beta(small):
+    tr, _ = small
+    poisoned = ImageData(tr.images * float("nan"), tr.labels, "mnist", "train", "test")
+    with pytest.raises(TrainingDiverged, match="beta"):
+        train(build("vae", {"beta": 50.0}), poisoned, None, TrainConfig(epochs=1))
+
+
+def test_variant_defaults_and_overrides():
+    from aecore import VARIANTS
+
+    cfg = config_for(VARIANTS["dense"], epochs=2, lr=None)
+    assert cfg.epochs == 2 and cfg.batch_size == 48 and cfg.lr == 5e-3
+
+
+def test_device_choice():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            pick_device("cuda")
