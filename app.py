@@ -1,0 +1,46 @@
+"""Latent Lab: the home page. Run with ``streamlit run app.py``."""
+
+import pandas as pd
+import streamlit as st
+
+import app_state as S
+
+S.page("🧪 Latent Lab")
+st.markdown(
+    "See what an autoencoder learns. **Train** one of eight autoencoder variants on MNIST, **draw** a digit "
+    "and watch every model reconstruct it, explore the **latent space** as a 2-D map, **generate** new "
+    "digits from the VAEs, and **compare** models side by side (including denoising)."
+)
+
+with S.guard("Listing models"):
+    entries = S.models()
+    st.subheader("Models")
+    if not entries:
+        st.info("No models yet: the pretrained checkpoints are not installed and you have not trained one. "
+                "Train one in a few seconds on the Train page.")
+    else:
+        from aecore.compare import metrics_rows
+
+        df = pd.DataFrame(metrics_rows(entries))
+        keep = ["model", "variant", "source", "latent", "dataset", "MSE", "PSNR dB", "kNN(5) acc", "-ELBO nats"]
+        st.dataframe(df[[c for c in keep if c in df]], hide_index=True,
+                     column_config={"MSE": st.column_config.NumberColumn(format="%.5f"),
+                                    "PSNR dB": st.column_config.NumberColumn(format="%.2f"),
+                                    "kNN(5) acc": st.column_config.NumberColumn(format="percent"),
+                                    "-ELBO nats": st.column_config.NumberColumn(format="%.1f")})
+        n_pre = sum(e.source == "pretrained" for e in entries)
+        st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in `{S.catalog.user_models_dir()}`).")
+
+with S.guard("Finding the dataset"):
+    test = S.load_data("mnist", "test")
+    st.subheader("Data")
+    st.write(f"MNIST test split: **{len(test):,} images** from {test.source}.")
+
+st.subheader("Pages")
+cols = st.columns(len(S.PAGES) - 1)
+blurbs = ["train a model, watch it learn", "draw a digit, see reconstructions", "explore the codes as a map",
+          "sample, interpolate, traverse", "metrics, digits, denoising"]
+for col, (path, _, _), blurb in zip(cols, S.PAGES[1:], blurbs, strict=True):
+    with col:
+        S.page_link(path)
+        st.caption(blurb)

@@ -1,0 +1,214 @@
+"""Glue between Streamlit and aecore: caches, model pickers, widgets built from config dataclasses,
+digit strips, and one error guard so no page ever shows a traceback. All logic lives in aecore."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from aecore import catalog, images  # noqa: E402
+from aecore.catalog import ModelEntry  # noqa: E402
+from aecore.checkpoint import CheckpointError  # noqa: E402
+from aecore.config import ConfigError, field_specs  # noqa: E402
+from aecore.data import DataUnavailable  # noqa: E402
+from aecore.preprocess import PreprocessError  # noqa: E402
+from aecore.train import TrainingDiverged  # noqa: E402
+
+PAGES = [
+    ("app.py", "Home", "🏠"),
+    ("pages/1_Train.py", "Train", "🏋️"),
+    ("pages/2_Draw.py", "Draw", "✏️"),
+    ("pages/3_Latent_space.py", "Latent space", "🗺️"),
+    ("pages/4_Generate.py", "Generate", "✨"),
+    ("pages/5_Compare.py", "Compare", "⚖️"),
+]
+EXPECTED = (CheckpointError, ConfigError, DataUnavailable, PreprocessError, TrainingDiverged, ValueError, OSError)
+
+
+def page(title: str) -> None:
+    st.set_page_config(page_title=f"{title} · Latent Lab", page_icon="🧪", layout="wide")
+    st.title(title)
+
+
+@contextmanager
+def guard(what: str = ""):
+    """Show any failure as one line (st.error), never a traceback. Streamlit's stop/rerun pass through."""
+    try:
+        yield
+    except EXPECTED as e:
+        st.error(f"{what}{': ' if what else ''}{e}")
+    except Exception as e:  # noqa: BLE001
+        st.error(f"{what or 'Something went wrong'}: {type(e).__name__}: {str(e)[:300]}")
+
+
+def page_link(path: str) -> None:
+    """A link to one of the app's pages (plain text when the page is run on its own, as in tests)."""
+    from streamlit.errors import StreamlitAPIException
+
+    for p, label, icon in PAGES:
+        if p == path:
+            try:
+                st.page_link(p, label=label, icon=icon)
+            except StreamlitAPIException:
+                st.markdown(f"{icon} {label}")
+
+
+# -- models and data -------------------------------------------------------------------------------
+
+def models(generative: bool | None = None, variants: tuple[str, ...] | None = None) -> list[ModelEntry]:
+    """Every loadable model now on disk (a scan of two folders: new models show up at once)."""
+    out = catalog.list_models()
+    if generative is not None:
+        out = [e for e in out if e.generative == generative]
+    if variants is not None:
+        out = [e for e in out if e.variant in variants]
+    return out
+
+
+def require(entries: list[ModelEntry], what: str = "models") -> None:
+    if not entries:
+        st.info(f"No {what} yet. Train one on the Train page (a few seconds for a dense model), "
+                "or upload a checkpoint there.")
+        page_link("pages/1_Train.py")
+        st.stop()
+
+
+def pick_model(label: str, entries: list[ModelEntry], key: str) -> ModelEntry:
+    names = [e.name for e in entries]
+    if st.session_state.get(key) not in names:
+        st.session_state.pop(key, None)
+    name = st.selectbox(label, names, key=key,
+                        format_func=lambda n: f"{n} — {next(e.variant for e in entries if e.name == n)}")
+    return next(e for e in entries if e.name == name)
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=24)
+def _load_model(path: str, sha: str):
+    return catalog.load(path)
+
+
+def load_model(entry: ModelEntry):
+    """(model, metadata), cached by file content hash."""
+    return _load_model(str(entry.path), entry.sha256)
+
+
+@st.cache_resource(show_spinner="Loading data…")
+def load_data(dataset: str = "mnist", split: str = "test"):
+    from aecore import data
+
+    return data.load(dataset, split)
+
+
+@st.cache_resource(show_spinner=False)
+def classifier():
+    """The reference CNN, or None when assets/classifier.safetensors is absent or unreadable."""
+    from aecore.classifier import CLASSIFIER_PATH, load_classifier
+
+    if not CLASSIFIER_PATH.exists():
+        return None
+    try:
+        return load_classifier()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+@st.cache_resource(show_spinner="Encoding the test split…", max_entries=24)
+def _codes(path: str, sha: str, dataset: str):
+    import torch
+
+    from aecore.metrics import encode_all, per_image_mse, reconstruct_all
+
+    model, _ = _load_model(path, sha)
+    test = load_data(dataset, "test")
+    with torch.no_grad():
+        codes = encode_all(model, test)
+        errors = per_image_mse(reconstruct_all(model, test.images, test.labels), test.images)
+    return codes, errors.numpy()
+
+
+def codes(entry: ModelEntry):
+    """(test codes tensor (N, D), per-image reconstruction MSE (N,)) for a model, cached."""
+    return _codes(str(entry.path), entry.sha256, entry.dataset)
+
+
+def projection(entry: ModelEntry, method: str, compute: bool = True):
+    """The model's 2-D map of its test codes: cached on disk, else computed with a progress bar."""
+    from aecore import projection as proj
+
+    z, _ = codes(entry)
+    hit = proj.cached_projection(len(z), entry.sha256, entry.dataset, method)
+    if hit is not None or not compute:
+        return hit
+    bar = st.progress(0.0, text=f"Computing the {proj.METHOD_NAMES[method]} map…")
+    result = proj.project_codes(z.numpy(), entry.sha256, entry.dataset, method,
+                                on_progress=lambda f, msg: bar.progress(min(1.0, f), text=msg))
+    bar.empty()
+    return result
+
+
+@st.cache_resource(show_spinner="Measuring each latent dimension…", max_entries=16)
+def _kl(path: str, sha: str, dataset: str):
+    from aecore.generate import kl_per_dim
+
+    model, _ = _load_model(path, sha)
+    return kl_per_dim(model, load_data(dataset, "test"))
+
+
+def kl_per_dim(entry: ModelEntry):
+    return _kl(str(entry.path), entry.sha256, entry.dataset)
+
+
+# -- widgets and display ---------------------------------------------------------------------------
+
+def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tuple = (), columns: int = 3) -> dict:
+    """One widget per dataclass field, bounded by its metadata; returns {name: value}."""
+    values: dict = {}
+    specs = [s for s in field_specs(config_cls) if s["name"] not in skip]
+    cols = st.columns(columns)
+    for i, s in enumerate(specs):
+        name, default = s["name"], (defaults or {}).get(s["name"], s["default"])
+        label, wkey, helptext = name.replace("_", " "), f"{key}.{name}", s["help"]
+        with cols[i % columns]:
+            if s["choices"]:
+                if len(s["choices"]) == 1:
+                    values[name] = s["choices"][0]
+                    continue
+                values[name] = st.selectbox(label, list(s["choices"]), index=list(s["choices"]).index(default),
+                                            help=helptext, key=wkey)
+            elif s["type"] == "bool":
+                values[name] = st.checkbox(label, value=bool(default), help=helptext, key=wkey)
+            elif s["type"] == "int":
+                values[name] = int(st.number_input(
+                    label, value=int(default), step=1, help=helptext, key=wkey,
+                    min_value=None if s["min"] is None else int(s["min"]),
+                    max_value=None if s["max"] is None else int(s["max"])))
+            elif s["type"] == "float":
+                values[name] = float(st.number_input(
+                    label, value=float(default), help=helptext, key=wkey, format="%g",
+                    step=float(default) / 2 if s["log"] and default else 0.1,
+                    min_value=None if s["min"] is None else float(s["min"]),
+                    max_value=None if s["max"] is None else float(s["max"])))
+            else:
+                values[name] = st.text_input(label, value=str(default), help=helptext, key=wkey)
+    return values
+
+
+def digits(batch, cols: int | None = None, caption: str | None = None, scale: int = 3) -> None:
+    """A batch of digits as one upscaled (nearest-neighbour) image: one st.image call."""
+    st.image(images.tile_png(batch, cols=cols, scale=scale), caption=caption)
+
+
+def fmt_metric(value, kind: str = "g") -> str:
+    if value is None:
+        return "–"
+    try:
+        return format(value, kind)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,104 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+import app_state as S  # noqa: E402
+from aecore import VARIANTS, catalog, jobs  # noqa: E402
+from aecore.data import DATASETS  # noqa: E402
+from aecore.train import TrainConfig, config_for  # noqa: E402
+
+S.page("🏋️ Train")
+job = st.session_state.get("job")
+busy = job is not None and not job.finished
+
+with S.guard("Training settings"):
+    c1, c2 = st.columns(2)
+    variant = c1.selectbox("Variant", list(VARIANTS), key="train_variant", disabled=busy)
+    dataset = c2.selectbox("Dataset", DATASETS, key="train_dataset", disabled=busy)
+    cls = VARIANTS[variant]
+    st.caption(cls.description)
+    st.markdown("**Model hyperparameters**")
+    model_cfg = S.config_widgets(cls.config_class, key=f"model.{variant}")
+    st.markdown("**Training**")
+    defaults = {**config_for(cls).__dict__, "train_size": 5000}
+    train_cfg = S.config_widgets(TrainConfig, key=f"train.{variant}", defaults=defaults,
+                                 skip=("device", "dataset"), columns=4)
+    if st.button("Start training", type="primary", disabled=busy, key="start"):
+        try:
+            job = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, catalog.user_models_dir())
+        except S.ConfigError as e:
+            st.error(f"Bad hyperparameters: {e}")
+        else:
+            st.session_state["job"] = job.start()
+            st.session_state["job_announced"] = False
+            busy = True
+
+
+def curves(snap: dict) -> go.Figure:
+    fig = go.Figure()
+    steps = snap["steps"]
+    for term in (steps[-1] if steps else {}):
+        if term != "step":
+            fig.add_scatter(x=[s["step"] for s in steps], y=[s[term] for s in steps], name=f"train {term}",
+                            mode="lines")
+    ep = snap["epochs"]
+    for term in (ep[-1]["val"] if ep else {}):
+        fig.add_scatter(x=[e["step"] for e in ep], y=[e["val"][term] for e in ep], name=f"val {term}",
+                        mode="lines+markers", line={"dash": "dot"})
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
+                      yaxis_title="loss", yaxis_type="log", title="Loss terms")
+    return fig
+
+
+@st.fragment(run_every=1.0 if busy else None)
+def live():
+    job = st.session_state.get("job")
+    if job is None:
+        return
+    snap = job.snapshot()
+    status = snap["status"]
+    st.progress(min(1.0, snap["fraction"]), text=f"{status}: {snap['message']} — epoch {snap['epoch']}, "
+                f"step {snap['step']}/{snap['total_steps']}, {snap['seconds']:.0f} s")
+    if status == jobs.RUNNING and st.button("Stop", key="stop"):
+        job.stop()
+    if snap["steps"]:
+        st.plotly_chart(curves(snap), key="curves")
+    if snap["preview"] is not None:
+        S.digits(snap["originals"], caption="test digits")
+        S.digits(snap["preview"], caption="their reconstructions, as training goes")
+    if status == jobs.FAILED:
+        st.error(snap["message"])
+    elif status in (jobs.DONE, jobs.STOPPED):
+        st.success(f"{snap['message']}. It is now on every page. Test MSE {snap['metrics'].get('test_mse', 0):.5f}.")
+    if job.finished and not st.session_state.get("job_announced"):
+        st.session_state["job_announced"] = True
+        st.rerun(scope="app")
+
+
+live()
+
+st.divider()
+c1, c2 = st.columns(2)
+with c1, S.guard("Upload"):
+    st.subheader("Upload a checkpoint")
+    up = st.file_uploader("aecore .safetensors checkpoint", type=["safetensors"], key="upload")
+    if up is not None and st.session_state.get("uploaded_id") != up.file_id:
+        try:
+            entry = catalog.import_upload(up.getvalue(), up.name)
+        except S.CheckpointError as e:
+            st.error(f"Not loaded: {e}")
+        else:
+            st.session_state["uploaded_id"] = up.file_id
+            st.success(f"Added {entry.name} ({entry.variant}).")
+with c2, S.guard("Download"):
+    st.subheader("Download a model")
+    entries = S.models()
+    if entries:
+        e = S.pick_model("Model", entries, key="download_model")
+        st.download_button(f"Download {e.path.name} ({e.size / 1e6:.1f} MB)", data=e.path.read_bytes(),
+                           file_name=e.path.name, mime="application/octet-stream", key="download")
+    else:
+        st.info("No models yet.")
