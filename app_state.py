@@ -212,3 +212,37 @@ def fmt_metric(value, kind: str = "g") -> str:
         return format(value, kind)
     except (TypeError, ValueError):
         return str(value)
+
+
+def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None, highlight=None,
+                  title: str = "", height: int = 520):
+    """One WebGL trace of every test code (customdata = test row index), optionally a highlighted point."""
+    import numpy as np
+    import plotly.colors as pc
+    import plotly.graph_objects as go
+
+    rows = np.arange(len(coords)) if rows is None else np.asarray(rows)
+    labels = np.asarray(labels)[rows]
+    xy = np.asarray(coords)[rows]
+    err = None if errors is None else np.asarray(errors)[rows]
+    if color_by == "error" and err is not None:
+        marker = {"color": err, "colorscale": "Viridis", "colorbar": {"title": "MSE"}, "size": 4}
+    else:
+        palette = pc.qualitative.T10
+        scale = [[v, palette[i]] for i in range(10) for v in (i / 10, (i + 1) / 10)]
+        marker = {"color": labels, "colorscale": scale, "cmin": 0, "cmax": 10, "size": 4,
+                  "colorbar": {"title": "digit", "tickvals": [i + 0.5 for i in range(10)],
+                               "ticktext": [str(i) for i in range(10)]}}
+    custom = np.stack([rows, labels, err if err is not None else np.zeros(len(rows))], 1)
+    fig = go.Figure(go.Scattergl(
+        x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=custom, name="test digits",
+        hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
+                      "<extra></extra>"))
+    if highlight is not None:
+        fig.add_trace(go.Scatter(x=[highlight[0]], y=[highlight[1]], mode="markers", name="your digit",
+                                 marker={"symbol": "star", "size": 22, "color": "red",
+                                         "line": {"color": "white", "width": 2}}, hoverinfo="name"))
+    fig.update_layout(height=height, title=title, showlegend=highlight is not None, dragmode="pan",
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      legend={"orientation": "h", "y": -0.05})
+    return fig

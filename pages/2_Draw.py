@@ -1,0 +1,92 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import streamlit as st  # noqa: E402
+
+import app_state as S  # noqa: E402
+from aecore import preprocess, projection  # noqa: E402
+from aecore.metrics import per_image_mse  # noqa: E402
+
+S.page("✏️ Draw")
+entries = S.models()
+S.require(entries)
+
+left, right = st.columns([1, 2])
+with left:
+    tab_draw, tab_upload = st.tabs(["Draw", "Upload"])
+    with tab_draw:
+        brush = st.slider("Brush size", 8, 40, 22, key="brush")
+        if st.button("Clear", key="clear"):
+            st.session_state["canvas_n"] = st.session_state.get("canvas_n", 0) + 1
+        try:
+            from streamlit_drawable_canvas import st_canvas
+
+            canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
+                               height=280, width=280, drawing_mode="freedraw", return_image_data=True,
+                               key=f"canvas{st.session_state.get('canvas_n', 0)}")
+            drawn = canvas.image_data
+        except Exception as e:  # noqa: BLE001 - the upload tab still works
+            st.warning(f"The drawing canvas is unavailable ({type(e).__name__}); upload an image instead.")
+            drawn = None
+    with tab_upload:
+        up = st.file_uploader("A picture of one digit (PNG, JPEG…)", key="draw_upload")
+        st.caption("Dark ink on light paper is detected and inverted.")
+
+digit = None
+with left:
+    try:
+        digit = preprocess.from_bytes(up.getvalue()) if up is not None else preprocess.from_canvas(drawn)
+    except preprocess.PreprocessError as e:
+        (st.info if e.kind == "empty" else st.error)(
+            "Draw a digit on the black canvas (or upload a picture): every model's reconstruction appears here."
+            if e.kind == "empty" else f"Can't use this input: {e}")
+    if digit is not None:
+        S.digits(digit, scale=5, caption="28×28 model input")
+        st.session_state["drawn_digit"] = digit
+
+if digit is None:
+    st.stop()
+
+with right, S.guard("Reconstructing"):
+    import torch
+
+    x = preprocess.as_batch(digit)
+    clf = S.classifier()
+    guess = None
+    if clf is not None:
+        probs = clf.probabilities(x)[0]
+        guess = int(probs.argmax())
+        st.markdown(f"Reference classifier: **{guess}** ({float(probs[guess]):.0%} sure)")
+    else:
+        st.caption("The reference classifier (assets/classifier.safetensors) is not installed.")
+    names = [e.name for e in entries]
+    chosen = st.multiselect("Models", names, default=names[:6], key="draw_models")
+    picked = [e for e in entries if e.name in chosen]
+    if any(e.conditional for e in picked):
+        label = st.number_input("Digit label for the conditional model (cvae)", 0, 9,
+                                value=guess if guess is not None else 0, key="draw_label")
+    cols = st.columns(max(1, min(4, len(picked))))
+    recon = {}
+    for i, e in enumerate(picked):
+        model, _ = S.load_model(e)
+        with torch.no_grad():
+            y = torch.tensor([int(label)]) if e.conditional else None
+            recon[e.name] = r = model.reconstruct(x, y)
+        with cols[i % len(cols)]:
+            S.digits(r, scale=4, caption=f"{e.name}: MSE {float(per_image_mse(r, x)):.4f}")
+
+with right, S.guard("Latent map"):
+    if picked:
+        e = S.pick_model("Place the digit on this model's latent map", picked, key="draw_map_model")
+        model, _ = S.load_model(e)
+        codes, errors = S.codes(e)
+        proj = S.projection(e, "umap", compute=False) or S.projection(e, "pca")
+        with torch.no_grad():
+            z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
+        where = projection.locate(codes, proj.coords, z)
+        test = S.load_data(e.dataset, "test")
+        st.plotly_chart(S.latent_figure(proj.coords, test.labels.numpy(), errors, highlight=where, height=420,
+                                        title=f"{proj.label} map of the test digits"), key="draw_map")
+        idx, dist = projection.nearest(codes, z, 10)
+        S.digits(test.images[idx], caption="nearest test digits in latent space (closest first)")
