@@ -1,0 +1,63 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import streamlit as st  # noqa: E402
+
+import app_state as S  # noqa: E402
+from aecore.generate import decode_mean  # noqa: E402
+from aecore.projection import METHOD_NAMES, METHODS  # noqa: E402
+
+S.page("🗺️ Latent space")
+entries = S.models()
+S.require(entries)
+
+c1, c2, c3 = st.columns([2, 1, 1])
+with c1:
+    entry = S.pick_model("Model", entries, key="latent_model")
+method = c2.radio("Projection", METHODS, format_func=METHOD_NAMES.get, horizontal=True, key="latent_method")
+color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="latent_color",
+                    format_func={"label": "digit label", "error": "reconstruction error"}.get)
+
+with S.guard("Latent map"):
+    import torch
+
+    model, _ = S.load_model(entry)
+    test = S.load_data(entry.dataset, "test")
+    codes, errors = S.codes(entry)
+    proj = S.projection(entry, method)
+    note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
+        proj.cached, f"computed now in {proj.seconds:.1f} s and cached")
+    st.caption(f"{proj.label} of {len(codes):,} test codes ({entry.latent_dim}-D) — {note}. "
+               "Drag a box or lasso (toolbar) to select digits; click a point to see it.")
+    fig = S.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by)
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            key=f"latent_chart.{entry.name}.{method}")
+    points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
+    # One trace holds every test digit, so point_index is the test row (customdata[0] says so too).
+    rows = sorted({int(p["customdata"][0]) if p.get("customdata") else int(p["point_index"])
+                   for p in points if p.get("curve_number", 0) == 0})
+
+with S.guard("Selection"):
+    if not rows:
+        st.info("Select digits on the map to see them here.")
+    else:
+        idx = torch.tensor(rows)
+        x, y = test.images[idx], test.labels[idx]
+        with torch.no_grad():
+            rec = model.reconstruct(x, y if model.conditional else None)
+        if len(rows) == 1:
+            i = rows[0]
+            st.markdown(f"**Test digit #{i}** (label {int(y[0])}, reconstruction MSE {errors[i]:.4f})")
+            S.digits(torch.cat([x, rec]), scale=6, caption="original · reconstruction")
+        else:
+            shown = min(len(rows), 40)
+            st.markdown(f"**{len(rows)} digits selected** (labels: "
+                        + ", ".join(f"{d}×{int((y == d).sum())}" for d in y.unique().tolist()) + ")"
+                        + (f"; showing the first {shown}" if shown < len(rows) else ""))
+            a, b = st.columns([3, 1])
+            with a:
+                S.digits(x[:shown], cols=10, caption="selected digits")
+                S.digits(rec[:shown], cols=10, caption="their reconstructions")
+            with b:
+                S.digits(decode_mean(model, codes[idx], y), scale=6, caption="decoding of the mean code")

@@ -1,0 +1,79 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import streamlit as st  # noqa: E402
+
+import app_state as S  # noqa: E402
+from aecore import generate as G  # noqa: E402
+from aecore import preprocess  # noqa: E402
+
+S.page("✨ Generate")
+entries = S.models(generative=True)
+S.require(entries, "generative models (vae, conv_vae or cvae)")
+entry = S.pick_model("Model", entries, key="gen_model")
+model, _ = S.load_model(entry)
+test = S.load_data(entry.dataset, "test")
+cond = entry.conditional
+names = ["Samples", "Interpolate", "Traverse", "Manifold"] + (["Digit styles", "Restyle"] if cond else [])
+tabs = dict(zip(names, st.tabs(names), strict=True))
+
+with tabs["Samples"], S.guard("Sampling"):
+    c = st.columns(4)
+    temp = c[0].slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temp", help="Scale of the prior draws")
+    seed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+    n = c[2].slider("How many", 8, 64, 32, 8, key="gen_n")
+    digit = c[3].selectbox("Digit", range(10), key="gen_digit") if cond else None
+    S.digits(G.prior_samples(model, n, temp, seed, digit), cols=16,
+             caption=f"{n} samples, temperature {temp:g}, seed {seed}")
+
+with tabs["Interpolate"], S.guard("Interpolation"):
+    c = st.columns(4)
+    drawn = st.session_state.get("drawn_digit")
+    use_drawn = c[0].checkbox("Start from my drawing", value=False, disabled=drawn is None, key="gen_use_drawn",
+                              help="Draw a digit on the Draw page first")
+    i0 = c[0].number_input("Start: test digit #", 0, len(test) - 1, 0, key="gen_i0", disabled=use_drawn)
+    i1 = c[1].number_input("End: test digit #", 0, len(test) - 1, 1, key="gen_i1")
+    mode = c[2].radio("Path", ["linear", "slerp"], key="gen_mode", format_func={"linear": "linear",
+                      "slerp": "spherical (slerp)"}.get)
+    steps = c[3].slider("Steps", 3, 16, 10, key="gen_steps")
+    x0 = preprocess.as_batch(drawn) if use_drawn else test.images[i0]
+    l0 = int(test.labels[i0]) if not use_drawn else st.number_input("Label of my drawing", 0, 9, 0, key="gen_l0")
+    path = G.interpolate_images(model, x0, test.images[i1], steps, mode, l0, int(test.labels[i1]))
+    S.digits(path, cols=steps, scale=4, caption=f"{mode} path between the two codes (ends included)")
+
+with tabs["Traverse"], S.guard("Traversal"):
+    kl = S.kl_per_dim(entry)
+    c = st.columns(3)
+    k = c[0].slider("Dimensions (highest KL first)", 1, entry.latent_dim, min(8, entry.latent_dim), key="gen_k")
+    span = c[1].slider("Range ±", 1.0, 4.0, 3.0, 0.5, key="gen_span")
+    tdigit = c[2].selectbox("Digit", range(10), key="gen_tdigit") if cond else None
+    grid, dims = G.traversal(model, kl, k, 9, span, label=tdigit)
+    S.digits(grid, cols=9, scale=3, caption="rows: dims " + ", ".join(f"{d} ({float(kl[d]):.2f} nats)"
+                                                                       for d in dims))
+    st.bar_chart({"mean KL (nats)": kl.numpy()}, height=180)
+
+with tabs["Manifold"], S.guard("Manifold grid"):
+    top = kl.argsort(descending=True).tolist()
+    c = st.columns(4)
+    dx = c[0].selectbox("Horizontal dim", range(entry.latent_dim), index=top[0], key="gen_dx")
+    dy = c[1].selectbox("Vertical dim", range(entry.latent_dim), index=top[min(1, len(top) - 1)], key="gen_dy")
+    gn = c[2].slider("Grid size", 5, 20, 12, key="gen_gn")
+    mdigit = c[3].selectbox("Digit", range(10), key="gen_mdigit") if cond else None
+    if dx == dy:
+        st.info("Pick two different dimensions.")
+    else:
+        S.digits(G.manifold_grid(model, dx, dy, gn, label=mdigit), cols=gn, scale=2,
+                 caption=f"dims {dx} (→) and {dy} (↑), Gaussian-quantile spaced; the others at 0")
+
+if cond:
+    with tabs["Digit styles"], S.guard("Digit styles"):
+        c = st.columns(2)
+        ns = c[0].slider("Styles", 2, 16, 8, key="gen_ns")
+        sseed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_sseed")
+        S.digits(G.digit_styles(model, ns, sseed), cols=ns, caption="each column: one style, digits 0-9")
+    with tabs["Restyle"], S.guard("Restyle"):
+        ri = st.number_input("Test digit #", 0, len(test) - 1, 0, key="gen_ri")
+        S.digits(test.images[ri], scale=4, caption=f"test digit #{ri} (label {int(test.labels[ri])})")
+        S.digits(G.restyle(model, test.images[ri], int(test.labels[ri])), cols=10, scale=4,
+                 caption="its style written as each digit 0-9")

@@ -1,0 +1,72 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pandas as pd  # noqa: E402
+import plotly.express as px  # noqa: E402
+import streamlit as st  # noqa: E402
+
+import app_state as S  # noqa: E402
+from aecore import compare  # noqa: E402
+from aecore.noise import NOISE_KINDS  # noqa: E402
+
+S.page("⚖️ Compare")
+entries = S.models()
+S.require(entries)
+
+with S.guard("Metrics"):
+    st.subheader("Metrics")
+    df = pd.DataFrame(compare.metrics_rows(entries))
+    df = df.dropna(axis=1, how="all")
+    st.dataframe(df, hide_index=True, key="metrics_table")
+    st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
+               "a 2,000-image test slice). Lower MSE and -ELBO are better; higher PSNR, SSIM and kNN are better.")
+    metric = st.selectbox("Chart", [c for c in ("MSE", "PSNR dB", "SSIM", "kNN(5) acc", "-ELBO nats", "params")
+                                    if c in df], key="compare_metric")
+    if metric:
+        st.plotly_chart(px.bar(df.dropna(subset=[metric]), x="model", y=metric, color="variant", height=320),
+                        key="metric_chart")
+
+with S.guard("Same digits, every model"):
+    st.subheader("The same test digits through every model")
+    c1, c2 = st.columns(2)
+    n = c1.slider("Digits", 4, 16, 10, key="compare_n")
+    seed = c2.number_input("Seed", 0, 10_000, 0, key="compare_seed")
+    by_data: dict[str, list] = {}
+    for e in entries:
+        by_data.setdefault(e.dataset, []).append(e)
+    for dataset, group in by_data.items():
+        test = S.load_data(dataset, "test")
+        idx = compare.sample_indices(n, len(test), seed)
+        x, y = test.images[idx], test.labels[idx]
+        S.digits(x, cols=n, caption=f"originals ({dataset} test split)")
+        out = compare.reconstructions({e.name: S.load_model(e)[0] for e in group}, x, y)
+        for name, r in out.items():
+            S.digits(r["images"], cols=n, caption=f"{name}: mean MSE {float(r['mse'].mean()):.4f}")
+
+with S.guard("Denoising"):
+    st.subheader("Denoising")
+    plain = [e for e in entries if e.variant != "denoising"]
+    noisy_models = [e for e in entries if e.variant == "denoising"]
+    if not plain or not noisy_models:
+        st.info("This view needs a denoising model and one other (e.g. dense): train them on the Train page.")
+    else:
+        c = st.columns(4)
+        kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind")
+        level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level")
+        dense_first = sorted(plain, key=lambda e: e.variant != "dense")
+        with c[2]:
+            a = S.pick_model("Plain model", dense_first, key="noise_plain")
+        with c[3]:
+            b = S.pick_model("Denoising model", noisy_models, key="noise_denoising")
+        test = S.load_data(a.dataset, "test")
+        idx = compare.sample_indices(10, len(test), seed)
+        res = compare.denoise_demo({a.name: S.load_model(a)[0], b.name: S.load_model(b)[0]},
+                                   test.images[idx], test.labels[idx], kind, level, seed)
+        S.digits(test.images[idx], cols=10, caption="clean")
+        S.digits(res["noisy"], cols=10, caption=f"noisy input: PSNR {res['noisy_psnr']:.1f} dB")
+        cols = st.columns(2)
+        for col, (name, r) in zip(cols, res["models"].items(), strict=True):
+            with col:
+                st.metric(name, f"{r['psnr']:.1f} dB PSNR", f"{r['psnr'] - res['noisy_psnr']:+.1f} dB vs noisy")
+                S.digits(r["images"], cols=5, caption=f"{name}: MSE {r['mse']:.4f}")
