@@ -1,0 +1,69 @@
+"""Write assets/projections/<key>.npz for every pretrained model, so its first latent map is instant.
+
+    python scripts/precompute_projections.py                 # UMAP, PCA and t-SNE for every model
+    python scripts/precompute_projections.py --methods umap pca --models dense vae
+
+Keys are the same as the app's cache (model file sha256 + dataset + method + settings), so a
+retrained model simply misses and gets computed in the app. Files are float16, about 40 kB each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aecore import catalog, data, projection  # noqa: E402
+from aecore.metrics import encode_all  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--methods", nargs="+", default=list(projection.METHODS), choices=projection.METHODS)
+    ap.add_argument("--models", nargs="*", help="variant names (default: every model in assets/models)")
+    ap.add_argument("--models-dir", type=Path, default=catalog.pretrained_dir())
+    ap.add_argument("--out", type=Path, default=projection.SHIPPED_DIR)
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args(argv)
+    paths = sorted(args.models_dir.glob("*.safetensors"))
+    if args.models:
+        paths = [p for p in paths if p.stem in args.models]
+    if not paths:
+        print(f"no models in {args.models_dir}", file=sys.stderr)
+        return 1
+    tests: dict[str, data.ImageData] = {}
+    wanted = set()
+    for path in paths:
+        entry = catalog.describe(path, "pretrained")
+        if entry.error:
+            print(f"skip {path.name}: {entry.error}", file=sys.stderr)
+            continue
+        model, _ = catalog.load(path)
+        if entry.dataset not in tests:
+            tests[entry.dataset] = data.load(entry.dataset, "test", args.data_dir)
+        codes = encode_all(model, tests[entry.dataset]).numpy()
+        for method in args.methods:
+            s = projection.settings_for(method, n=len(codes))
+            key = projection.cache_key(entry.sha256, entry.dataset, method, s)
+            wanted.add(f"{key}.npz")
+            if (args.out / f"{key}.npz").exists():
+                print(f"{path.stem:10s} {method:5s} already there")
+                continue
+            t0 = time.perf_counter()
+            coords = projection.reduce(codes, method, s)
+            projection.store(key, coords, folder=args.out, method=method, settings=s, dataset=entry.dataset,
+                             model=entry.sha256, model_file=path.name)
+            print(f"{path.stem:10s} {method:5s} {time.perf_counter() - t0:6.1f} s -> {key}.npz")
+    complete = not args.models and set(args.methods) == set(projection.METHODS)
+    stale = [p for p in args.out.glob("*.npz") if p.name not in wanted] if complete else []
+    for p in stale:  # projections of models that were retrained since
+        p.unlink()
+        print(f"removed stale {p.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
