@@ -1,0 +1,95 @@
+"""The ``aecore`` command end to end, as a user would run it (offline, on the bundled sample)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from aecore import build
+
+
+def run(*args, env_extra=None, cwd=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "aecore", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture
+def offline(offline_env):
+    return {"AECORE_DATA_DIR": str(offline_env), "AECORE_OFFLINE": "1"}
+
+
+def assert_one_line_error(proc):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) <= 3 and "error" in lines[-1], proc.stderr
+
+
+def test_variants_lists_every_name_with_a_description():
+    proc = run("variants")
+    assert proc.returncode == 0
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert names == ["dense", "deep", "conv", "denoising", "sparse", "vae", "conv_vae", "cvae"]
+
+
+def test_data_reports_sources(offline):
+    proc = run("data", env_extra=offline)
+    assert proc.returncode == 0 and "bundled sample" in proc.stdout and "found" in proc.stdout
+
+
+def test_train_then_eval(tmp_path, offline):
+    out = tmp_path / "dense.safetensors"
+    proc = run("train", "dense", "--epochs", "3", "--train-size", "2000", "--latent-dim", "16", "--json",
+               "--out", str(out), env_extra=offline)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"test_mse", "train_seconds", "epochs", "checkpoint", "knn5_acc", "psnr"} <= set(metrics)
+    assert metrics["epochs"] == 3 and metrics["checkpoint"] == str(out) and out.exists()
+    assert 0 < metrics["test_mse"] < 0.06  # better than predicting the mean digit (0.067)
+    assert "bundled sample" in proc.stderr
+
+    proc = run("eval", str(out), "--json", env_extra=offline)
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert again["test_mse"] == pytest.approx(metrics["test_mse"], rel=1e-5)
+
+
+def test_train_vae_with_beta(tmp_path, offline):
+    out = tmp_path / "vae.safetensors"
+    proc = run("train", "vae", "--epochs", "1", "--train-size", "500", "--beta", "2", "--fast-eval", "--json",
+               "--out", str(out), env_extra=offline)
+    assert proc.returncode == 0, proc.stderr
+    from aecore import checkpoint
+
+    model, meta = checkpoint.load(out)
+    assert model.config.beta == 2.0 and meta["train_config"]["epochs"] == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "transformer"],
+    ["train", "dense", "--lr", "-1"],
+    ["train", "dense", "--epochs", "0"],
+    ["train", "dense", "--beta", "2"],
+    ["train", "dense", "--latent-dim", "100000"],
+    ["eval", "/nonexistent/model.safetensors"],
+])
+def test_bad_arguments_end_in_one_line(args, offline):
+    assert_one_line_error(run(*args, env_extra=offline))
+
+
+def test_eval_refuses_a_pickle(tmp_path, offline):
+    bad = tmp_path / "evil.safetensors"
+    torch.save(build("dense").state_dict(), bad)
+    proc = run("eval", str(bad), env_extra=offline)
+    assert_one_line_error(proc)
+    assert "pickle" in proc.stderr
+
+
+def test_pretrain_refuses_the_bundled_sample(offline, tmp_path):
+    proc = run("pretrain", "--out-dir", str(tmp_path), env_extra=offline)
+    assert_one_line_error(proc)
+    assert "full MNIST" in proc.stderr
