@@ -138,19 +138,26 @@ def codes(entry: ModelEntry):
     return _codes(str(entry.path), entry.sha256, entry.dataset)
 
 
-def projection(entry: ModelEntry, method: str, compute: bool = True):
-    """The model's 2-D map of its test codes: cached on disk, else computed with a progress bar."""
+def projection(entry: ModelEntry, method: str, n: int | None = None, compute: bool = True):
+    """(projection, test rows) of the model's test codes: cached on disk, else computed with a progress bar.
+
+    ``n`` maps a fixed random subset of that many test digits (all when None); ``rows`` says which.
+    """
     from aecore import projection as proj
+    from aecore.compare import sample_indices
 
     z, _ = codes(entry)
-    hit = proj.cached_projection(len(z), entry.sha256, entry.dataset, method)
+    rows = sample_indices(n, len(z), seed=0) if n and n < len(z) else None
+    zz = z if rows is None else z[rows]
+    rows = None if rows is None else rows.numpy()
+    hit = proj.cached_projection(len(zz), entry.sha256, entry.dataset, method)
     if hit is not None or not compute:
-        return hit
-    bar = st.progress(0.0, text=f"Computing the {proj.METHOD_NAMES[method]} map…")
-    result = proj.project_codes(z.numpy(), entry.sha256, entry.dataset, method,
+        return hit, rows
+    bar = st.progress(0.0, text=f"Computing the {proj.METHOD_NAMES[method]} map of {len(zz):,} codes…")
+    result = proj.project_codes(zz.numpy(), entry.sha256, entry.dataset, method,
                                 on_progress=lambda f, msg: bar.progress(min(1.0, f), text=msg))
     bar.empty()
-    return result
+    return result, rows
 
 
 @st.cache_resource(show_spinner="Measuring each latent dimension…", max_entries=16)
@@ -216,14 +223,16 @@ def fmt_metric(value, kind: str = "g") -> str:
 
 def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None, highlight=None,
                   title: str = "", height: int = 520):
-    """One WebGL trace of every test code (customdata = test row index), optionally a highlighted point."""
+    """One WebGL trace of the mapped test codes (customdata[0] = test row), optionally a highlighted point.
+
+    ``coords`` (M, 2) are the map positions of test rows ``rows`` (default: all, in order)."""
     import numpy as np
     import plotly.colors as pc
     import plotly.graph_objects as go
 
-    rows = np.arange(len(coords)) if rows is None else np.asarray(rows)
+    rows = np.arange(len(coords)) if rows is None else np.asarray(rows)  # test row of each coordinate
     labels = np.asarray(labels)[rows]
-    xy = np.asarray(coords)[rows]
+    xy = np.asarray(coords)
     err = None if errors is None else np.asarray(errors)[rows]
     if color_by == "error" and err is not None:
         marker = {"color": err, "colorscale": "Viridis", "colorbar": {"title": "MSE"}, "size": 4}

@@ -81,7 +81,8 @@ with right, S.guard("Latent map"):
         e = S.pick_model("Place the digit on this model's latent map", picked, key="draw_map_model")
         model, _ = S.load_model(e)
         codes, errors = S.codes(e)
-        proj = S.projection(e, "umap", compute=False) or S.projection(e, "pca")
+        proj, _ = S.projection(e, "umap", compute=False)
+        proj = proj or S.projection(e, "pca")[0]  # never compute UMAP on this hot path
         with torch.no_grad():
             z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
         where = projection.locate(codes, proj.coords, z)

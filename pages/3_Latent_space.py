@@ -12,12 +12,14 @@ S.page("🗺️ Latent space")
 entries = S.models()
 S.require(entries)
 
-c1, c2, c3 = st.columns([2, 1, 1])
+c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 with c1:
     entry = S.pick_model("Model", entries, key="latent_model")
 method = c2.radio("Projection", METHODS, format_func=METHOD_NAMES.get, horizontal=True, key="latent_method")
 color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="latent_color",
                     format_func={"label": "digit label", "error": "reconstruction error"}.get)
+n = c4.select_slider("Points", [1000, 2000, 5000, 0], value=0, key="latent_n",
+                     format_func=lambda v: f"{v:,}" if v else "all", help="t-SNE and UMAP are faster on fewer")
 
 with S.guard("Latent map"):
     import torch
@@ -25,17 +27,18 @@ with S.guard("Latent map"):
     model, _ = S.load_model(entry)
     test = S.load_data(entry.dataset, "test")
     codes, errors = S.codes(entry)
-    proj = S.projection(entry, method)
+    proj, subset = S.projection(entry, method, n or None)
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
         proj.cached, f"computed now in {proj.seconds:.1f} s and cached")
-    st.caption(f"{proj.label} of {len(codes):,} test codes ({entry.latent_dim}-D) — {note}. "
+    st.caption(f"{proj.label} of {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
                "Drag a box or lasso (toolbar) to select digits; click a point to see it.")
-    fig = S.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by)
+    fig = S.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            key=f"latent_chart.{entry.name}.{method}")
+                            key=f"latent_chart.{entry.name}.{method}.{n}")
     points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
-    # One trace holds every test digit, so point_index is the test row (customdata[0] says so too).
-    rows = sorted({int(p["customdata"][0]) if p.get("customdata") else int(p["point_index"])
+    # One trace holds every mapped digit; customdata[0] (or rows[point_index]) is its test row.
+    rows = sorted({int(p["customdata"][0]) if p.get("customdata") else
+                   int(p["point_index"] if subset is None else subset[p["point_index"]])
                    for p in points if p.get("curve_number", 0) == 0})
 
 with S.guard("Selection"):
