@@ -51,3 +51,10 @@ def bundled_train():
 def tiny_batch(bundled_test):
     """64 real test digits with labels."""
     return bundled_test.images[:64], bundled_test.labels[:64]
+
+
+# Latent Lab app tests: tiny trained models and a per-test environment (see tests/app_support.py).
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_support import app_env, tiny_models_dir  # noqa: E402,F401

@@ -1,0 +1,95 @@
+import time
+
+import pytest
+
+from aecore import catalog, checkpoint, jobs
+from aecore.config import ConfigError
+from aecore.train import TrainingDiverged
+
+SMALL = {"epochs": 1, "train_size": 500, "batch_size": 50}
+
+
+def test_job_trains_saves_and_appears_in_catalog(app_env):
+    before = {e.name for e in catalog.list_models()}
+    job = jobs.TrainingJob("dense", {"latent_dim": 8}, SMALL, catalog.user_models_dir()).start()
+    assert job.join(120)
+    snap = job.snapshot()
+    assert snap["status"] == jobs.DONE, snap["message"]
+    assert snap["steps"] and snap["epochs"][0]["val"]["loss"] > 0
+    assert snap["preview"].shape == (10, 1, 28, 28) and snap["originals"].shape == (10, 1, 28, 28)
+    model, meta = checkpoint.load(snap["path"])
+    assert meta["variant"] == "dense" and meta["metrics"]["test_mse"] > 0 and meta["history"]["epochs"]
+    new = {e.name for e in catalog.list_models()} - before
+    assert len(new) == 1
+    assert not list(app_env["models"].glob(".*.tmp"))  # atomic write leaves no temp file
+
+
+def test_stop_ends_early_with_a_valid_model(app_env):
+    job = jobs.TrainingJob("dense", {}, {"epochs": 200, "train_size": 2000, "batch_size": 16},
+                           catalog.user_models_dir(), report_every=5)
+    job.start()
+    deadline = time.time() + 60
+    while not job.snapshot()["steps"] and time.time() < deadline:
+        time.sleep(0.05)
+    job.stop()
+    assert job.join(120)
+    snap = job.snapshot()
+    assert snap["status"] == jobs.STOPPED, snap["message"]
+    assert snap["step"] < snap["total_steps"]
+    model, meta = checkpoint.load(snap["path"])
+    assert meta["metrics"]["stopped_early"] is True
+
+
+@pytest.mark.parametrize("variant,model_cfg,train_cfg", [
+    ("vae", {"beta": 1000.0}, {}),
+    ("dense", {"latent_dim": 1}, {}),
+    ("dense", {}, {"lr": 5.0}),
+    ("dense", {}, {"epochs": 0}),
+    ("dense", {"colour": 3}, {}),
+])
+def test_bad_hyperparameters_fail_before_starting(app_env, variant, model_cfg, train_cfg):
+    with pytest.raises(ConfigError) as e:
+        jobs.TrainingJob(variant, model_cfg, train_cfg, catalog.user_models_dir())
+    assert str(e.value)
+
+
+def test_divergence_is_reported_and_nothing_saved(app_env, monkeypatch):
+    def diverge(*a, **k):
+        raise TrainingDiverged("training diverged (loss is not finite) at epoch 1, step 3: lower the lr")
+
+    monkeypatch.setattr(jobs, "train", diverge)
+    before = sorted(app_env["models"].iterdir())
+    job = jobs.TrainingJob("dense", {}, SMALL, catalog.user_models_dir()).start()
+    assert job.join(60)
+    snap = job.snapshot()
+    assert snap["status"] == jobs.FAILED and "diverged" in snap["message"] and snap["path"] is None
+    assert sorted(app_env["models"].iterdir()) == before
+
+
+def test_catalog_lists_reads_headers_and_skips_broken_files(app_env):
+    entries = catalog.list_models()
+    mine = {e.name: e for e in entries if e.source == "yours"}
+    assert {"dense", "vae", "cvae", "denoising"} <= set(mine)
+    vae = mine["vae"]
+    assert vae.variant == "vae" and vae.generative and not vae.conditional and vae.latent_dim == 8
+    assert "history" not in vae.meta and vae.metrics["test_mse"] > 0 and len(vae.sha256) == 64
+    assert mine["cvae"].conditional
+    (app_env["models"] / "junk.safetensors").write_bytes(b"not a checkpoint")
+    assert "junk" not in {e.name for e in catalog.list_models()}
+    broken = [e for e in catalog.list_models(include_broken=True) if e.name == "junk"]
+    assert broken and broken[0].error
+    model, meta = catalog.load(vae)
+    assert meta["variant"] == "vae"
+
+
+def test_import_upload_validates_and_dedupes(app_env, tmp_path):
+    data = (app_env["models"] / "dense.safetensors").read_bytes()
+    entry = catalog.import_upload(data, "dense.safetensors")
+    assert entry.name == "dense"  # same content already there: no copy
+    other = tmp_path / "elsewhere"
+    entry = catalog.import_upload(data, "my model!.safetensors", folder=other)
+    assert entry.path.parent == other and entry.name == "my-model" and entry.variant == "dense"
+    for bad in (b"", b"hello world", b"PK\x03\x04zip", data[: len(data) // 2]):
+        with pytest.raises(checkpoint.CheckpointError):
+            catalog.import_upload(bad, "bad.safetensors", folder=other)
+    assert len(list(other.glob("*.safetensors"))) == 1

@@ -1,0 +1,126 @@
+import io
+
+import numpy as np
+import pytest
+from app_support import png_of_one
+
+from aecore import preprocess
+from aecore.preprocess import PreprocessError
+
+
+def canvas(h=280, w=280):
+    return np.zeros((h, w, 4), np.uint8)
+
+
+def stroke(a, r0, r1, c0, c1):
+    a[r0:r1, c0:c1] = 255  # white, opaque
+    return a
+
+
+def centre_of_mass(d):
+    yy, xx = np.mgrid[0:28, 0:28]
+    return (d * yy).sum() / d.sum(), (d * xx).sum() / d.sum()
+
+
+def test_stroke_in_a_corner_is_cropped_scaled_and_centred():
+    d = preprocess.from_canvas(stroke(canvas(), 10, 110, 200, 215))  # a "1" in the top-right corner
+    assert d.shape == (28, 28) and d.dtype == np.float32
+    assert 0 <= d.min() and d.max() <= 1 and d.max() > 0.9
+    cy, cx = centre_of_mass(d)
+    assert abs(cy - 13.5) <= 1 and abs(cx - 13.5) <= 1
+    rows = np.nonzero(d.max(1) > 0.2)[0]
+    assert 18 <= rows.max() - rows.min() + 1 <= 21  # longest side fitted to 20 px
+
+
+def test_aspect_ratio_is_kept():
+    d = preprocess.from_canvas(stroke(canvas(), 100, 140, 40, 240))  # a wide bar, 5:1
+    rows = np.nonzero(d.max(1) > 0.2)[0]
+    cols = np.nonzero(d.max(0) > 0.2)[0]
+    assert cols.max() - cols.min() + 1 >= 19
+    assert rows.max() - rows.min() + 1 <= 6
+
+
+def test_transparent_background_and_rgb_arrays_work():
+    a = canvas()
+    a[50:230, 130:150] = (255, 255, 255, 255)
+    assert preprocess.from_canvas(a).sum() > 10
+    assert preprocess.from_canvas(a[..., :3]).sum() > 10
+
+
+@pytest.mark.parametrize("arr,kind", [(None, "empty"), (canvas(), "empty"),
+                                      (np.full((280, 280, 4), 255, np.uint8), "all_ink")])
+def test_empty_and_all_ink_canvas(arr, kind):
+    with pytest.raises(PreprocessError) as e:
+        preprocess.from_canvas(arr)
+    assert e.value.kind == kind and str(e.value)
+
+
+def test_a_single_speck_is_empty():
+    a = canvas()
+    a[100, 100] = 255
+    with pytest.raises(PreprocessError, match="empty"):
+        preprocess.from_canvas(a)
+
+
+def test_dark_on_light_photo_is_inverted():
+    d = preprocess.from_bytes(png_of_one(dark_on_light=True))
+    assert d.max() > 0.9 and d[0].max() == 0 and d[:, 0].max() == 0  # ink is white, border black
+    light = preprocess.from_bytes(png_of_one(dark_on_light=False))
+    assert np.abs(d - light).mean() < 0.05
+
+
+def test_jpeg_upload():
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png_of_one())).convert("RGB").save(buf, "JPEG", quality=80)
+    assert preprocess.from_bytes(buf.getvalue()).sum() > 10
+
+
+@pytest.mark.parametrize("data,kind", [(b"", "not_image"), (b"this is text, not a picture", "not_image"),
+                                       (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "not_image")])
+def test_not_an_image(data, kind):
+    with pytest.raises(PreprocessError) as e:
+        preprocess.from_bytes(data)
+    assert e.value.kind == kind
+
+
+def test_huge_uploads_are_refused(monkeypatch):
+    from PIL import Image
+
+    with pytest.raises(PreprocessError) as e:
+        preprocess.from_bytes(b"\0" * (preprocess.MAX_UPLOAD_BYTES + 1))
+    assert e.value.kind == "too_large"
+    buf = io.BytesIO()
+    Image.new("L", (5000, 10), 255).save(buf, "PNG")
+    with pytest.raises(PreprocessError) as e:
+        preprocess.from_bytes(buf.getvalue())
+    assert e.value.kind == "too_large" and "4096" in str(e.value)
+
+
+@pytest.mark.parametrize("colour", [255, 0, 128])
+def test_blank_pictures_have_no_digit(colour):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (200, 200), colour).save(buf, "PNG")
+    with pytest.raises(PreprocessError) as e:
+        preprocess.from_bytes(buf.getvalue())
+    assert e.value.kind == "no_digit"
+
+
+def test_solid_block_is_not_a_digit():
+    from PIL import Image, ImageDraw
+
+    im = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(im).rectangle([40, 40, 160, 160], fill=0)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    with pytest.raises(PreprocessError) as e:
+        preprocess.from_bytes(buf.getvalue())
+    assert e.value.kind == "no_digit"
+
+
+def test_as_batch_shape():
+    x = preprocess.as_batch(np.zeros((28, 28), np.float32))
+    assert tuple(x.shape) == (1, 1, 28, 28)

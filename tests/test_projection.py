@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import torch
+
+from aecore import projection
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path))
+    return tmp_path / "projections"
+
+
+def blobs(n=300, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 5, (3, d))
+    labels = rng.integers(0, 3, n)
+    return (centres[labels] + rng.normal(0, 0.5, (n, d))).astype(np.float32), labels
+
+
+def test_second_call_hits_the_cache(cache):
+    codes, _ = blobs()
+    first = projection.project_codes(codes, "sha-a", "mnist", "pca")
+    assert first.cached is None and first.coords.shape == (300, 2)
+    assert len(list(cache.glob("*.npz"))) == 1
+    calls = []
+    second = projection.project_codes(codes, "sha-a", "mnist", "pca", on_progress=lambda f, m: calls.append(m))
+    assert second.cached == "cache" and not calls
+    np.testing.assert_allclose(second.coords, first.coords, atol=1e-2)
+    assert projection.cached_projection(300, "sha-a", "mnist", "pca") is not None
+
+
+def test_key_depends_on_model_dataset_method_and_settings(cache):
+    codes, _ = blobs()
+    projection.project_codes(codes, "sha-a", "mnist", "pca")
+    assert projection.cached_projection(300, "sha-b", "mnist", "pca") is None
+    assert projection.cached_projection(300, "sha-a", "fashion_mnist", "pca") is None
+    assert projection.cached_projection(300, "sha-a", "mnist", "tsne") is None
+    assert projection.cached_projection(299, "sha-a", "mnist", "pca") is None
+    keys = {projection.cache_key("m", "mnist", "umap", projection.settings_for("umap", {"n_neighbors": k}, 10))
+            for k in (5, 15)}
+    assert len(keys) == 2
+
+
+def test_shipped_projections_are_read_first(cache, tmp_path, monkeypatch):
+    shipped = tmp_path / "shipped"
+    monkeypatch.setattr(projection, "SHIPPED_DIR", shipped)
+    codes, _ = blobs(50)
+    s = projection.settings_for("pca", n=50)
+    key = projection.cache_key("sha-s", "mnist", "pca", s)
+    projection.store(key, np.ones((50, 2), np.float32), folder=shipped)
+    p = projection.project_codes(codes, "sha-s", "mnist", "pca")
+    assert p.cached == "shipped" and np.all(p.coords == 1)
+
+
+def test_corrupt_cache_file_is_recomputed(cache):
+    codes, _ = blobs(40)
+    p = projection.project_codes(codes, "sha-c", "mnist", "pca")
+    (cache / f"{p.key}.npz").write_bytes(b"garbage")
+    again = projection.project_codes(codes, "sha-c", "mnist", "pca")
+    assert again.cached is None
+
+
+def test_tsne_separates_clusters(cache):
+    codes, labels = blobs(150)
+    p = projection.project_codes(codes, "sha-t", "mnist", "tsne", use_cache=False)
+    centroids = np.stack([p.coords[labels == k].mean(0) for k in range(3)])
+    spread = max(p.coords[labels == k].std(0).max() for k in range(3))
+    assert np.linalg.norm(centroids[0] - centroids[1]) > spread
+
+
+def test_umap_small(cache):
+    codes, labels = blobs(120, d=5)
+    messages = []
+    p = projection.project_codes(codes, "sha-u", "mnist", "umap", on_progress=lambda f, m: messages.append(m))
+    assert p.coords.shape == (120, 2) and np.isfinite(p.coords).all()
+    assert messages and "UMAP" in messages[0]
+    assert projection.project_codes(codes, "sha-u", "mnist", "umap").cached == "cache"
+
+
+def test_low_dimensional_codes_pass_through():
+    one = np.arange(10, dtype=np.float32)[:, None]
+    assert projection.reduce(one, "umap", {}).shape == (10, 2)
+    with pytest.raises(ValueError):
+        projection.reduce(np.zeros((2, 5), np.float32), "pca", {})
+    with pytest.raises(ValueError):
+        projection.settings_for("mds")
+
+
+def test_nearest_and_locate():
+    codes = torch.tensor([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [0.0, 1.0]])
+    idx, dist = projection.nearest(codes, torch.tensor([0.9, 0.1]), k=2)
+    assert idx.tolist() == [1, 0] and dist[0] < dist[1]
+    coords = np.array([[0, 0], [10, 0], [50, 50], [0, 10]], np.float32)
+    where = projection.locate(codes, coords, torch.tensor([1.0, 0.0]), k=1)
+    np.testing.assert_allclose(where, [10, 0], atol=1e-3)
