@@ -178,19 +178,21 @@ def write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
-def import_upload(data: bytes, filename: str = "uploaded", folder: Path | None = None) -> ModelEntry:
-    """Validate an uploaded checkpoint fully (builds the model) and store it in the user's folder."""
+def import_upload(data: bytes, filename: str = "uploaded", folder: Path | None = None) -> tuple[ModelEntry, bool]:
+    """Validate an uploaded checkpoint fully (builds the model) and store it in the user's folder.
+
+    Returns (entry, added): ``added`` is False when the same file was already there."""
     model, meta = checkpoint.from_bytes(data)  # CheckpointError: one-line reason
     folder = folder or user_models_dir()
     digest = hashlib.sha256(data).hexdigest()
     if folder.is_dir():
         for p in folder.glob(f"*{SUFFIX}"):
             if p.stat().st_size == len(data) and file_sha256(p) == digest:
-                return describe(p, "yours")
+                return describe(p, "yours"), False
     stem = Path(filename).name
     stem = stem[: -len(SUFFIX)] if stem.endswith(SUFFIX) else Path(stem).stem
     path = write_atomic(unique_path(folder, stem or meta["variant"]), data)
-    return describe(path, "yours")
+    return describe(path, "yours"), True
 
 
 def new_model_path(variant: str, folder: Path | None = None) -> Path:

@@ -87,12 +87,13 @@ with c1, S.guard("Upload"):
     up = st.file_uploader("aecore .safetensors checkpoint", type=["safetensors"], key="upload")
     if up is not None and st.session_state.get("uploaded_id") != up.file_id:
         try:
-            entry = catalog.import_upload(up.getvalue(), up.name)
+            entry, added = catalog.import_upload(up.getvalue(), up.name)
         except S.CheckpointError as e:
             st.error(f"Not loaded: {e}")
         else:
             st.session_state["uploaded_id"] = up.file_id
-            st.success(f"Added {entry.name} ({entry.variant}).")
+            st.success(f"Added {entry.name} ({entry.variant}): it is now on every page." if added
+                       else f"This model is already here, as {entry.name}.")
 with c2, S.guard("Download"):
     st.subheader("Download a model")
     entries = S.models()

@@ -84,11 +84,11 @@ def test_catalog_lists_reads_headers_and_skips_broken_files(app_env):
 
 def test_import_upload_validates_and_dedupes(app_env, tmp_path):
     data = (app_env["models"] / "dense.safetensors").read_bytes()
-    entry = catalog.import_upload(data, "dense.safetensors")
-    assert entry.name == "dense"  # same content already there: no copy
+    entry, added = catalog.import_upload(data, "dense.safetensors")
+    assert entry.name == "dense" and not added  # same content already there: no copy
     other = tmp_path / "elsewhere"
-    entry = catalog.import_upload(data, "my model!.safetensors", folder=other)
-    assert entry.path.parent == other and entry.name == "my-model" and entry.variant == "dense"
+    entry, added = catalog.import_upload(data, "my model!.safetensors", folder=other)
+    assert added and entry.path.parent == other and entry.name == "my-model" and entry.variant == "dense"
     for bad in (b"", b"hello world", b"PK\x03\x04zip", data[: len(data) // 2]):
         with pytest.raises(checkpoint.CheckpointError):
             catalog.import_upload(bad, "bad.safetensors", folder=other)

@@ -1,0 +1,142 @@
+"""Every page renders on the bundled defaults, and its main controls do what they say (Streamlit AppTest)."""
+
+import pytest
+from app_support import no_errors, page, png_of_one, select_points
+from streamlit.testing.v1 import AppTest
+
+PAGES = ["app.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
+         "pages/5_Compare.py"]
+
+
+def run(path, timeout=180, **state):
+    at = AppTest.from_file(page(path), default_timeout=timeout)
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at.run()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders(app_env, path):
+    at = run(path, latent_method="pca")
+    no_errors(at)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_with_no_models(app_env, path, monkeypatch, tmp_path):
+    monkeypatch.setenv("AECORE_MODELS_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("AECORE_PRETRAINED_DIR", str(tmp_path / "none"))
+    at = run(path)
+    no_errors(at)
+    if path not in ("app.py", "pages/1_Train.py"):
+        assert any("No " in i.value and "Train" in i.value for i in at.info)
+
+
+def test_home_lists_models_and_data_source(app_env):
+    at = run("app.py")
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert {"dense", "vae", "cvae", "denoising"} <= set(table["model"])
+    assert any("bundled sample" in m.value for m in at.markdown)
+
+
+def test_draw_empty_canvas_is_a_hint(app_env):
+    at = run("pages/2_Draw.py")
+    no_errors(at)
+    assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_draw_upload_reconstructs_with_every_model(app_env):
+    at = run("pages/2_Draw.py", draw_models=["dense", "vae", "cvae", "denoising"], draw_map_model="vae")
+    at.file_uploader(key="draw_upload").set_value(("one.png", png_of_one(), "image/png")).run()
+    no_errors(at)
+    captions = [c for im in at.image for c in im.captions]
+    for name in ("dense", "vae", "cvae", "denoising"):
+        assert any(c.startswith(f"{name}: MSE") for c in captions), captions
+    assert any("nearest test digits" in c for c in captions)
+    assert len(at.get("plotly_chart")) == 1  # the drawing placed on the vae's latent map
+    assert at.session_state["drawn_digit"].shape == (28, 28)
+
+
+@pytest.mark.parametrize("content", [b"definitely not an image", b""])
+def test_draw_bad_upload_is_one_clear_error(app_env, content):
+    at = run("pages/2_Draw.py")
+    at.file_uploader(key="draw_upload").set_value(("x.png", content, "image/png")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "Can't use this input" in at.error[0].value
+
+
+def test_latent_projection_switch_and_cache(app_env):
+    at = run("pages/3_Latent_space.py", latent_model="vae", latent_method="pca")
+    no_errors(at)
+    assert any(c.value.startswith("PCA of 10,000") and "computed now" in c.value for c in at.caption)
+    at.select_slider(key="latent_n").set_value(1000)
+    at.radio(key="latent_method").set_value("tsne").run()
+    no_errors(at)
+    assert any(c.value.startswith("t-SNE of 1,000") and "computed now" in c.value for c in at.caption)
+    at.radio(key="latent_method").set_value("pca").run()
+    at.select_slider(key="latent_n").set_value(0).run()
+    assert any(c.value.startswith("PCA of 10,000") and "from the cache" in c.value for c in at.caption)
+    at.radio(key="latent_color").set_value("error").run()
+    no_errors(at)
+
+
+def test_latent_selection_shows_digits(app_env):
+    at = run("pages/3_Latent_space.py", latent_model="cvae", latent_method="pca")
+    assert any("Select digits" in i.value for i in at.info)
+    select_points(at, [7])
+    no_errors(at)
+    assert any(m.value.startswith("**Test digit #7**") for m in at.markdown)
+    select_points(at, [1, 2, 3, 40, 41])
+    no_errors(at)
+    assert any(m.value.startswith("**5 digits selected**") for m in at.markdown)
+    captions = [c for im in at.image for c in im.captions]
+    assert "decoding of the mean code" in captions
+
+
+def test_generate_samples_change_with_seed(app_env):
+    at = run("pages/4_Generate.py", gen_model="vae")
+    no_errors(at)
+    first = at.image[0].value
+    at.number_input(key="gen_seed").set_value(7).run()
+    no_errors(at)
+    assert at.image[0].value != first
+    assert "seed 7" in at.image[0].captions[0]
+    at.radio(key="gen_mode").set_value("slerp").run()
+    at.slider(key="gen_temp").set_value(0.5).run()
+    no_errors(at)
+
+
+def test_generate_cvae_tabs(app_env):
+    at = run("pages/4_Generate.py", gen_model="cvae")
+    no_errors(at)
+    captions = [c for im in at.image for c in im.captions]
+    assert any("each column: one style" in c for c in captions)
+    assert any("as each digit 0-9" in c for c in captions)
+    at.selectbox(key="gen_digit").set_value(3).run()
+    at.selectbox(key="gen_dx").set_value(0)
+    at.selectbox(key="gen_dy").set_value(0).run()
+    assert any("two different" in i.value for i in at.info)
+
+
+def test_generate_uses_the_drawing(app_env):
+    import numpy as np
+
+    at = run("pages/4_Generate.py", gen_model="vae", drawn_digit=np.zeros((28, 28), np.float32))
+    at.checkbox(key="gen_use_drawn").check().run()
+    no_errors(at)
+
+
+def test_compare_denoising_controls(app_env):
+    at = run("pages/5_Compare.py", noise_plain="dense", noise_denoising="denoising")
+    no_errors(at)
+    assert {"dense", "denoising"} <= {m.label for m in at.metric}
+    def noisy_caption():
+        return next(c for im in at.image for c in im.captions if c.startswith("noisy input"))
+
+    before = noisy_caption()
+    at.selectbox(key="noise_kind").set_value("salt_pepper")
+    at.slider(key="noise_level").set_value(0.2).run()
+    no_errors(at)
+    assert noisy_caption() != before
+    at.selectbox(key="compare_metric").set_value("PSNR dB").run()
+    no_errors(at)
