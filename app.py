@@ -5,7 +5,7 @@ import streamlit as st
 
 import app_state as S
 
-S.page("🧪 Latent Lab")
+S.page("Latent Lab")
 st.markdown(
     "See what an autoencoder learns. **Train** one of eight autoencoder variants on MNIST, **draw** a digit "
     "and watch every model reconstruct it, explore the **latent space** as a 2-D map, **generate** new "

@@ -22,18 +22,23 @@ from aecore.preprocess import PreprocessError  # noqa: E402
 from aecore.train import TrainingDiverged  # noqa: E402
 
 PAGES = [
-    ("app.py", "Home", "🏠"),
-    ("pages/1_Train.py", "Train", "🏋️"),
-    ("pages/2_Draw.py", "Draw", "✏️"),
-    ("pages/3_Latent_space.py", "Latent space", "🗺️"),
-    ("pages/4_Generate.py", "Generate", "✨"),
-    ("pages/5_Compare.py", "Compare", "⚖️"),
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Train.py", "Train", ":material/model_training:"),
+    ("pages/2_Draw.py", "Draw", ":material/draw:"),
+    ("pages/3_Latent_space.py", "Latent space", ":material/scatter_plot:"),
+    ("pages/4_Generate.py", "Generate", ":material/auto_awesome:"),
+    ("pages/5_Compare.py", "Compare", ":material/compare:"),
 ]
 EXPECTED = (CheckpointError, ConfigError, DataUnavailable, PreprocessError, TrainingDiverged, ValueError, OSError)
 
 
 def page(title: str) -> None:
-    st.set_page_config(page_title=f"{title} · Latent Lab", page_icon="🧪", layout="wide")
+    """Page config, the sidebar menu (the built-in one would call the home page "app") and the title."""
+    st.set_page_config(page_title=f"{title} · Latent Lab", page_icon=":material/science:", layout="wide")
+    with st.sidebar:
+        st.markdown("### Latent Lab")
+        for path, _, _ in PAGES:
+            page_link(path)
     st.title(title)
 
 
@@ -57,7 +62,7 @@ def page_link(path: str) -> None:
             try:
                 st.page_link(p, label=label, icon=icon)
             except StreamlitAPIException:
-                st.markdown(f"{icon} {label}")
+                st.markdown(label)
 
 
 # -- models and data -------------------------------------------------------------------------------

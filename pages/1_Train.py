@@ -10,7 +10,7 @@ from aecore import VARIANTS, catalog, jobs  # noqa: E402
 from aecore.data import DATASETS  # noqa: E402
 from aecore.train import TrainConfig, config_for  # noqa: E402
 
-S.page("🏋️ Train")
+S.page("Train")
 job = st.session_state.get("job")
 busy = job is not None and not job.finished
 

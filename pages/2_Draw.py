@@ -8,7 +8,7 @@ import app_state as S  # noqa: E402
 from aecore import preprocess, projection  # noqa: E402
 from aecore.metrics import per_image_mse  # noqa: E402
 
-S.page("✏️ Draw")
+S.page("Draw")
 entries = S.models()
 S.require(entries)
 

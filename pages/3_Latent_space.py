@@ -8,7 +8,7 @@ import app_state as S  # noqa: E402
 from aecore.generate import decode_mean  # noqa: E402
 from aecore.projection import METHOD_NAMES, METHODS  # noqa: E402
 
-S.page("🗺️ Latent space")
+S.page("Latent space")
 entries = S.models()
 S.require(entries)
 

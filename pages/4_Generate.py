@@ -8,7 +8,7 @@ import app_state as S  # noqa: E402
 from aecore import generate as G  # noqa: E402
 from aecore import preprocess  # noqa: E402
 
-S.page("✨ Generate")
+S.page("Generate")
 entries = S.models(generative=True)
 S.require(entries, "generative models (vae, conv_vae or cvae)")
 entry = S.pick_model("Model", entries, key="gen_model")

@@ -10,7 +10,7 @@ import app_state as S  # noqa: E402
 from aecore import compare  # noqa: E402
 from aecore.noise import NOISE_KINDS  # noqa: E402
 
-S.page("⚖️ Compare")
+S.page("Compare")
 entries = S.models()
 S.require(entries)
 
