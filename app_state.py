@@ -177,6 +177,19 @@ def kl_per_dim(entry: ModelEntry):
     return _kl(str(entry.path), entry.sha256, entry.dataset)
 
 
+@st.cache_resource(show_spinner="Measuring on 2,000 test digits…", max_entries=32)
+def _quick_metrics(path: str, sha: str, dataset: str) -> dict:
+    from aecore.metrics import evaluate
+
+    model, _ = _load_model(path, sha)
+    return evaluate(model, load_data(dataset, "test").subset(2000, seed=1))
+
+
+def quick_metrics(entry: ModelEntry) -> dict:
+    """Metrics for a checkpoint saved without them (e.g. ``aecore train --fast-eval``), cached."""
+    return _quick_metrics(str(entry.path), entry.sha256, entry.dataset)
+
+
 # -- widgets and display ---------------------------------------------------------------------------
 
 def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tuple = (), columns: int = 3) -> dict:

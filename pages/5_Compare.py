@@ -16,9 +16,18 @@ S.require(entries)
 
 with S.guard("Metrics"):
     st.subheader("Metrics")
-    df = pd.DataFrame(compare.metrics_rows(entries))
+    missing = [e for e in entries if "psnr" not in e.metrics]
+    extra = {}
+    if missing and st.toggle(f"Measure the {len(missing)} model(s) saved without metrics (2,000 test digits)",
+                             key="measure_missing"):
+        extra = {e.name: S.quick_metrics(e) for e in missing}
+    df = pd.DataFrame(compare.metrics_rows(entries, extra))
     df = df.dropna(axis=1, how="all")
-    st.dataframe(df, hide_index=True, key="metrics_table")
+    fmt = {"MSE": "%.5f", "PSNR dB": "%.2f", "SSIM": "%.3f", "kNN(5) acc": "percent", "active units": "percent",
+           "-ELBO nats": "%.1f", "denoise MSE": "%.5f", "samples recognised": "percent", "params": "localized",
+           "train s": "%.1f"}
+    st.dataframe(df, hide_index=True, key="metrics_table",
+                 column_config={k: st.column_config.NumberColumn(format=v) for k, v in fmt.items() if k in df})
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
                "a 2,000-image test slice). Lower MSE and -ELBO are better; higher PSNR, SSIM and kNN are better.")
     metric = st.selectbox("Chart", [c for c in ("MSE", "PSNR dB", "SSIM", "kNN(5) acc", "-ELBO nats", "params")

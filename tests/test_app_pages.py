@@ -140,3 +140,18 @@ def test_compare_denoising_controls(app_env):
     assert noisy_caption() != before
     at.selectbox(key="compare_metric").set_value("PSNR dB").run()
     no_errors(at)
+
+
+def test_compare_measures_models_saved_without_metrics(app_env):
+    from aecore import catalog, checkpoint
+
+    model, _ = checkpoint.load(app_env["models"] / "dense.safetensors")
+    checkpoint.save(model, app_env["models"] / "bare.safetensors")  # no metrics, like --fast-eval
+    at = run("pages/5_Compare.py")
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc["bare", "MSE"] != table.loc["bare", "MSE"]  # NaN: unknown
+    at.toggle(key="measure_missing").set_value(True).run()
+    no_errors(at)
+    table = at.dataframe[0].value.set_index("model")
+    assert 0 < table.loc["bare", "MSE"] < 1 and table.loc["bare", "PSNR dB"] > 0
+    assert catalog.list_models()
