@@ -37,7 +37,9 @@ with S.guard("Latent map"):
                             key=f"latent_chart.{entry.name}.{method}.{n}")
     points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
     # One trace holds every mapped digit; customdata[0] (or rows[point_index]) is its test row.
-    rows = sorted({int(p["customdata"][0]) if p.get("customdata") else
+    # Plotly sends numpy customdata as a typed array: in the browser's event a row is {"0": .., "1": ..}.
+    rows = sorted({int(p["customdata"]["0"] if isinstance(p["customdata"], dict) else p["customdata"][0])
+                   if p.get("customdata") else
                    int(p["point_index"] if subset is None else subset[p["point_index"]])
                    for p in points if p.get("curve_number", 0) == 0})
 
