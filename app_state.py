@@ -266,7 +266,8 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
                       "<extra></extra>"))
     if highlight is not None:
-        fig.add_trace(go.Scatter(x=[highlight[0]], y=[highlight[1]], mode="markers", name="your digit",
+        # WebGL traces draw above SVG ones, so the marker must be WebGL too to stay on top.
+        fig.add_trace(go.Scattergl(x=[highlight[0]], y=[highlight[1]], mode="markers", name="your digit",
                                  marker={"symbol": "star", "size": 22, "color": "red",
                                          "line": {"color": "white", "width": 2}}, hoverinfo="name"))
     fig.update_layout(height=height, title=title, showlegend=highlight is not None, dragmode="pan",
