@@ -113,7 +113,7 @@ def cmd_pretrain(args):
                                    "pass --data-dir or set AECORE_DATA_DIR")
     out_dir = Path(args.out_dir)
     clf = pretrain.ensure_classifier(train_data, test, log=lambda s: print(s, file=sys.stderr))
-    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    names = [] if args.card_only else args.variants.split(",") if args.variants else list(VARIANTS)
     for name in names:
         get_variant(name)
         with tqdm(total=1, desc=f"pretrain {name}", unit="step", file=sys.stderr) as bar:
@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(fn=cmd_eval)
     pt = sub.add_parser("pretrain", parents=[common], help="rebuild assets/models/ (needs full MNIST)")
     pt.add_argument("--variants", help="comma-separated subset (default: all)")
+    pt.add_argument("--card-only", action="store_true", help="only rewrite the model card from the files")
     pt.add_argument("--out-dir", default=str(Path(__file__).resolve().parent.parent / "assets" / "models"))
     pt.set_defaults(fn=cmd_pretrain)
     return p
