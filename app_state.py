@@ -104,6 +104,15 @@ def load_model(entry: ModelEntry):
     return _load_model(str(entry.path), entry.sha256)
 
 
+def load_or_stop(entry: ModelEntry):
+    """(model, test split) for a page's chosen model; a one-line error and the end of the page if either fails."""
+    try:
+        return load_model(entry)[0], load_data(entry.dataset, "test")
+    except EXPECTED as e:
+        st.error(f"Can't use {entry.name}: {e}")
+    st.stop()
+
+
 @st.cache_resource(show_spinner="Loading data…")
 def load_data(dataset: str = "mnist", split: str = "test"):
     from aecore import data

@@ -24,8 +24,7 @@ n = c4.select_slider("Points", [1000, 2000, 5000, 0], value=0, key="latent_n",
 with S.guard("Latent map"):
     import torch
 
-    model, _ = S.load_model(entry)
-    test = S.load_data(entry.dataset, "test")
+    model, test = S.load_or_stop(entry)
     codes, errors = S.codes(entry)
     proj, subset = S.projection(entry, method, n or None)
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(

@@ -155,3 +155,17 @@ def test_compare_measures_models_saved_without_metrics(app_env):
     table = at.dataframe[0].value.set_index("model")
     assert 0 < table.loc["bare", "MSE"] < 1 and table.loc["bare", "PSNR dB"] > 0
     assert catalog.list_models()
+
+
+@pytest.mark.parametrize("path,key", [("pages/3_Latent_space.py", "latent_model"),
+                                      ("pages/4_Generate.py", "gen_model")])
+def test_a_model_file_that_breaks_after_listing_is_one_error(app_env, path, key, monkeypatch):
+    import app_state
+
+    def broken(*a):
+        raise app_state.CheckpointError("weights cannot be read (truncated or corrupt file)")
+
+    monkeypatch.setattr(app_state, "load_model", broken)
+    at = run(path, **{key: "vae", "latent_method": "pca"})
+    assert not at.exception
+    assert any("Can't use vae" in e.value for e in at.error)
