@@ -133,42 +133,57 @@ def classifier():
         return None
 
 
+@st.cache_resource(show_spinner=False)
+def data_key(dataset: str, split: str = "test") -> str:
+    """Dataset name + content fingerprint: part of every disk-cache key."""
+    from aecore.projection import data_key as key
+
+    return key(load_data(dataset, split))
+
+
 @st.cache_resource(show_spinner="Encoding the test split…", max_entries=24)
 def _codes(path: str, sha: str, dataset: str):
-    import torch
-
-    from aecore.metrics import encode_all, per_image_mse, reconstruct_all
+    from aecore.projection import encodings
 
     model, _ = _load_model(path, sha)
-    test = load_data(dataset, "test")
-    with torch.no_grad():
-        codes = encode_all(model, test)
-        errors = per_image_mse(reconstruct_all(model, test.images, test.labels), test.images)
-    return codes, errors.numpy()
+    return encodings(model, sha, load_data(dataset, "test"), data_key(dataset))
+
+
+@st.cache_resource(show_spinner="Measuring reconstruction errors…", max_entries=24)
+def _errors(path: str, sha: str, dataset: str):
+    from aecore.projection import reconstruction_errors
+
+    model, _ = _load_model(path, sha)
+    return reconstruction_errors(model, sha, load_data(dataset, "test"), data_key(dataset))
 
 
 def codes(entry: ModelEntry):
-    """(test codes tensor (N, D), per-image reconstruction MSE (N,)) for a model, cached."""
+    """Test codes (N, D) of a model: memory, then disk cache, else computed."""
     return _codes(str(entry.path), entry.sha256, entry.dataset)
 
 
-def projection(entry: ModelEntry, method: str, n: int | None = None, compute: bool = True):
-    """(projection, test rows) of the model's test codes: cached on disk, else computed with a progress bar.
+def errors(entry: ModelEntry):
+    """Per-image test reconstruction MSE (N,): memory, shipped or disk cache, else computed."""
+    return _errors(str(entry.path), entry.sha256, entry.dataset)
 
-    ``n`` maps a fixed random subset of that many test digits (all when None); ``rows`` says which.
+
+def projection(entry: ModelEntry, method: str, n: int | None = None, compute: bool = True):
+    """(projection, test rows) of the model's test codes: shipped or cached on disk, else computed with a
+    progress bar. ``n`` maps a fixed random subset of that many test digits (all when None); ``rows`` says which.
     """
     from aecore import projection as proj
     from aecore.compare import sample_indices
 
-    z, _ = codes(entry)
-    rows = sample_indices(n, len(z), seed=0) if n and n < len(z) else None
-    zz = z if rows is None else z[rows]
-    rows = None if rows is None else rows.numpy()
-    hit = proj.cached_projection(len(zz), entry.sha256, entry.dataset, method)
+    total = len(load_data(entry.dataset, "test"))
+    rows = sample_indices(n, total, seed=0).numpy() if n and n < total else None
+    dkey = data_key(entry.dataset)
+    hit = proj.cached_projection(total if rows is None else len(rows), entry.sha256, dkey, method)
     if hit is not None or not compute:
         return hit, rows
+    z = codes(entry)
+    zz = z if rows is None else z[rows]
     bar = st.progress(0.0, text=f"Computing the {proj.METHOD_NAMES[method]} map of {len(zz):,} codes…")
-    result = proj.project_codes(zz.numpy(), entry.sha256, entry.dataset, method,
+    result = proj.project_codes(zz.numpy(), entry.sha256, dkey, method,
                                 on_progress=lambda f, msg: bar.progress(min(1.0, f), text=msg))
     bar.empty()
     return result, rows

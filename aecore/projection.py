@@ -49,6 +49,16 @@ def settings_for(method: str, settings: dict | None = None, n: int | None = None
     return out
 
 
+def data_key(data) -> str:
+    """Name plus content fingerprint of a split (ImageData), so a cache never maps rows of other data.
+
+    The bundled sample's test split is the full MNIST test split, so both give the same key."""
+    h = hashlib.sha256()
+    h.update((data.images * 255).round().to(torch.uint8).numpy().tobytes())
+    h.update(data.labels.to(torch.int64).numpy().tobytes())
+    return f"{data.dataset}-{data.split}-{h.hexdigest()[:16]}"
+
+
 def cache_key(model_sha: str, dataset: str, method: str, settings: dict) -> str:
     blob = json.dumps({"model": model_sha, "dataset": dataset, "method": method, "settings": settings},
                       sort_keys=True)
@@ -169,6 +179,63 @@ def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,
     if hit is None or len(hit[0]) != codes_len:
         return None
     return Projection(hit[0], method, s, key, hit[1])
+
+
+def _lookup_array(name: str, shipped: bool = True) -> np.ndarray | None:
+    folders = ([SHIPPED_DIR] if shipped else []) + [cache_dir()]
+    for folder in folders:
+        path = folder / f"{name}.npz"
+        if path.is_file():
+            try:
+                with np.load(path) as z:
+                    return z["values"].astype(np.float32)
+            except (OSError, KeyError, ValueError):
+                continue
+    return None
+
+
+def _store_array(name: str, values: np.ndarray, folder: Path | None = None) -> None:
+    folder = folder or cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npz")
+        os.close(fd)
+        np.savez_compressed(tmp, values=values.astype(np.float16))
+        os.replace(tmp, folder / f"{name}.npz")
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def errors_name(model_sha: str, dkey: str) -> str:
+    return "errors-" + hashlib.sha256(f"{model_sha}|{dkey}".encode()).hexdigest()[:32]
+
+
+def reconstruction_errors(model, model_sha: str, data, dkey: str | None = None, folder: Path | None = None):
+    """Per-image reconstruction MSE over ``data`` (N,), from the shipped folder or cache, else computed."""
+    from aecore.metrics import per_image_mse, reconstruct_all
+
+    name = errors_name(model_sha, dkey or data_key(data))
+    hit = _lookup_array(name)
+    if hit is not None and len(hit) == len(data):
+        return hit
+    with torch.no_grad():
+        err = per_image_mse(reconstruct_all(model, data.images, data.labels), data.images).numpy()
+    _store_array(name, err, folder)
+    return err.astype(np.float16).astype(np.float32)
+
+
+def encodings(model, model_sha: str, data, dkey: str | None = None) -> torch.Tensor:
+    """Codes of every image in ``data`` (N, D), cached on disk in float16 (not shipped: they are larger)."""
+    from aecore.metrics import encode_all
+
+    name = "codes-" + hashlib.sha256(f"{model_sha}|{dkey or data_key(data)}".encode()).hexdigest()[:32]
+    hit = _lookup_array(name, shipped=False)
+    if hit is not None and hit.shape == (len(data), model.latent_dim):
+        return torch.from_numpy(hit)
+    with torch.no_grad():
+        codes = encode_all(model, data)
+    _store_array(name, codes.numpy())
+    return codes.to(torch.float16).to(torch.float32)
 
 
 @torch.no_grad()

@@ -80,7 +80,7 @@ with right, S.guard("Latent map"):
     if picked:
         e = S.pick_model("Place the digit on this model's latent map", picked, key="draw_map_model")
         model, _ = S.load_model(e)
-        codes, errors = S.codes(e)
+        codes, errors = S.codes(e), S.errors(e)
         proj, _ = S.projection(e, "umap", compute=False)
         proj = proj or S.projection(e, "pca")[0]  # never compute UMAP on this hot path
         with torch.no_grad():

@@ -25,7 +25,7 @@ with S.guard("Latent map"):
     import torch
 
     model, test = S.load_or_stop(entry)
-    codes, errors = S.codes(entry)
+    errors = S.errors(entry)
     proj, subset = S.projection(entry, method, n or None)
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
         proj.cached, f"computed now in {proj.seconds:.1f} s and cached")
@@ -64,4 +64,6 @@ with S.guard("Selection"):
                 S.digits(x[:shown], cols=10, caption="selected digits")
                 S.digits(rec[:shown], cols=10, caption="their reconstructions")
             with b:
-                S.digits(decode_mean(model, codes[idx], y), scale=6, caption="decoding of the mean code")
+                with torch.no_grad():
+                    z = model.encode(x, y if model.conditional else None)
+                S.digits(decode_mean(model, z, y), scale=6, caption="decoding of the mean code")

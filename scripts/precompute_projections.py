@@ -1,10 +1,11 @@
-"""Write assets/projections/<key>.npz for every pretrained model, so its first latent map is instant.
+"""Write assets/projections/ for every pretrained model (its 2-D maps and per-image reconstruction errors on
+the test split), so its first latent map is instant.
 
     python scripts/precompute_projections.py                 # UMAP, PCA and t-SNE for every model
     python scripts/precompute_projections.py --methods umap pca --models dense vae
 
 Keys are the same as the app's cache (model file sha256 + dataset + method + settings), so a
-retrained model simply misses and gets computed in the app. Files are float16, about 40 kB each.
+retrained model simply misses and gets computed in the app. Files are float16: 40 kB a map, 20 kB of errors.
 """
 
 from __future__ import annotations
@@ -44,17 +45,22 @@ def main(argv=None) -> int:
         model, _ = catalog.load(path)
         if entry.dataset not in tests:
             tests[entry.dataset] = data.load(entry.dataset, "test", args.data_dir)
-        codes = encode_all(model, tests[entry.dataset]).numpy()
+        test = tests[entry.dataset]
+        dkey = projection.data_key(test)
+        errors = projection.errors_name(entry.sha256, dkey)
+        wanted.add(f"{errors}.npz")
+        projection.reconstruction_errors(model, entry.sha256, test, dkey, folder=args.out)
+        codes = encode_all(model, test).numpy()
         for method in args.methods:
             s = projection.settings_for(method, n=len(codes))
-            key = projection.cache_key(entry.sha256, entry.dataset, method, s)
+            key = projection.cache_key(entry.sha256, dkey, method, s)
             wanted.add(f"{key}.npz")
             if (args.out / f"{key}.npz").exists():
                 print(f"{path.stem:10s} {method:5s} already there")
                 continue
             t0 = time.perf_counter()
             coords = projection.reduce(codes, method, s)
-            projection.store(key, coords, folder=args.out, method=method, settings=s, dataset=entry.dataset,
+            projection.store(key, coords, folder=args.out, method=method, settings=s, dataset=dkey,
                              model=entry.sha256, model_file=path.name)
             print(f"{path.stem:10s} {method:5s} {time.perf_counter() - t0:6.1f} s -> {key}.npz")
     complete = not args.models and set(args.methods) == set(projection.METHODS)

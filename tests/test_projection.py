@@ -94,3 +94,53 @@ def test_nearest_and_locate():
     coords = np.array([[0, 0], [10, 0], [50, 50], [0, 10]], np.float32)
     where = projection.locate(codes, coords, torch.tensor([1.0, 0.0]), k=1)
     np.testing.assert_allclose(where, [10, 0], atol=1e-3)
+
+
+def test_data_key_is_content_based():
+    from aecore.data import load
+
+    test = load("mnist", "test", data_dir="/nonexistent-aecore-root", download=False)
+    a = projection.data_key(test.subset(100))
+    assert a.startswith("mnist-test-") and a == projection.data_key(test.subset(100))
+    assert a != projection.data_key(test.subset(100, seed=5))
+
+
+def test_errors_and_codes_are_cached(cache, tiny_models_dir):
+    from aecore import catalog
+    from aecore.data import load
+
+    test = load("mnist", "test", data_dir="/nonexistent-aecore-root", download=False).subset(300)
+    entry = catalog.describe(tiny_models_dir / "vae.safetensors", "yours")
+    model, _ = catalog.load(entry)
+    err = projection.reconstruction_errors(model, entry.sha256, test)
+    codes = projection.encodings(model, entry.sha256, test)
+    assert err.shape == (300,) and (err > 0).all() and codes.shape == (300, 8)
+    assert len(list(cache.glob("errors-*.npz"))) == 1 and len(list(cache.glob("codes-*.npz"))) == 1
+    broken = type("Broken", (), {"latent_dim": 8})()  # a cache hit never touches the model
+    np.testing.assert_allclose(projection.reconstruction_errors(broken, entry.sha256, test), err)
+    torch.testing.assert_close(projection.encodings(broken, entry.sha256, test), codes)
+
+
+def test_precompute_script_writes_shipped_maps(cache, tiny_models_dir, tmp_path, monkeypatch):
+    import sys
+
+    from app_support import REPO
+
+    from aecore import catalog
+    from aecore.data import load
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import precompute_projections
+
+    out = tmp_path / "shipped"
+    monkeypatch.setenv("AECORE_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("AECORE_OFFLINE", "1")
+    assert precompute_projections.main(["--models-dir", str(tiny_models_dir), "--out", str(out),
+                                        "--methods", "pca", "--models", "dense", "vae"]) == 0
+    assert len(list(out.glob("errors-*.npz"))) == 2 and len(list(out.glob("*.npz"))) == 4
+    monkeypatch.setattr(projection, "SHIPPED_DIR", out)
+    test = load("mnist", "test")
+    entry = catalog.describe(tiny_models_dir / "dense.safetensors", "pretrained")
+    hit = projection.cached_projection(len(test), entry.sha256, projection.data_key(test), "pca")
+    assert hit is not None and hit.cached == "shipped" and hit.coords.shape == (len(test), 2)
+    assert not list(cache.glob("*.npz"))  # nothing had to be computed into the user cache
