@@ -90,3 +90,21 @@ def test_download_button_serves_the_file(app_env):
     at = train_page(download_model="dense")
     no_errors(at)
     assert at.get("download_button")
+
+
+def test_diverged_training_is_one_clear_message(app_env, monkeypatch):
+    from aecore.train import TrainingDiverged
+
+    def diverge(*a, **k):
+        raise TrainingDiverged("training diverged (loss is not finite) at epoch 1, step 3: the learning rate "
+                               "(1) is probably too high: try 0.1")
+
+    monkeypatch.setattr(jobs, "train", diverge)
+    before = sorted(app_env["models"].iterdir())
+    at = train_page(**{"train.dense.epochs": 1, "train.dense.train_size": 500})
+    at.button(key="start").click().run()
+    assert at.session_state["job"].join(60)
+    at.run()
+    assert not at.exception
+    assert any("diverged" in e.value and "learning rate" in e.value for e in at.error)
+    assert sorted(app_env["models"].iterdir()) == before
