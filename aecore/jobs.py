@@ -124,8 +124,11 @@ class TrainingJob:
                 preview = self._preview(px, py)  # outside the lock: the UI never waits on the model
                 self._update(preview=preview)
 
+            n = min(len(train_data), cfg.train_size or len(train_data))
+            total = cfg.epochs * -(-n // cfg.batch_size)
+            every = max(self.report_every, total // 1000)  # at most ~1,000 points on the live curves
             result = train(self.model, train_data, val, cfg, on_progress=on_progress,
-                           should_stop=self._stop.is_set, report_every=self.report_every)
+                           should_stop=self._stop.is_set, report_every=every)
             self._update(message="measuring the model on the test split", preview=self._preview(px, py))
             from aecore.metrics import evaluate
 

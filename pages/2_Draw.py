@@ -31,7 +31,8 @@ with left:
             drawn = None
     with tab_upload:
         up = st.file_uploader("A picture of one digit (PNG, JPEG…)", key="draw_upload")
-        st.caption("Dark ink on light paper is detected and inverted.")
+        st.caption("Dark ink on light paper is detected and inverted. While a file is here, it is used "
+                   "instead of the canvas.")
 
 digit = None
 with left:
