@@ -62,7 +62,8 @@ def read_metadata(data: bytes) -> dict:
     """The aecore header of a checkpoint, checked, without building the model."""
     if len(data) > MAX_BYTES:
         raise CheckpointError(f"file is {len(data) / 1e6:.0f} MB, larger than any aecore checkpoint")
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    # A safetensors header length can start with these bytes too (~1 in 256 files): its JSON starts at byte 8.
+    if (data[:2] == b"PK" or data[:1] == b"\x80") and data[8:9] != b"{":
         raise CheckpointError("this is a pickle/PyTorch .pt file; aecore only loads safetensors checkpoints")
     if len(data) < 8:
         raise CheckpointError("file is empty or truncated")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -105,7 +104,7 @@ def cmd_eval(args):
 
 def cmd_pretrain(args):
     from aecore import pretrain
-    from aecore.metrics import denoise_mse, evaluate
+    from aecore.metrics import evaluate
 
     train_data, test = _load_eval_data("mnist", args.data_dir, True)
     if not train_data.source.startswith(("data root", "downloaded")):
@@ -121,20 +120,7 @@ def cmd_pretrain(args):
                                                   lambda m: evaluate(m, test, train_data, clf))
         print(f"{name}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)),
               file=sys.stderr)
-    # The card covers every shipped file, so retraining one variant keeps the others' rows.
-    rows, settings = {}, {}
-    models = {}
-    for name in VARIANTS:
-        path = out_dir / f"{name}.safetensors"
-        if path.exists():
-            models[name], meta = checkpoint.load(path)
-            rows[name], settings[name] = dict(meta["metrics"]), {"config": meta["config"], "train": meta["train_config"]}
-    if "denoising" in models and "dense" in models:
-        c = models["denoising"].config
-        rows["denoising"]["denoise_mse_dense"] = denoise_mse(models["dense"], test, c.noise, c.noise_level)
-    pca = {dim: pretrain.pca_baseline(train_data, test, dim) for dim in sorted({r["latent_dim"] for r in rows.values()})}
-    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
-    (out_dir / "README.md").write_text(pretrain.model_card(rows, pca, settings, machine))
+    pretrain.write_card(out_dir, train_data, test)
     print(f"wrote {out_dir / 'README.md'}", file=sys.stderr)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import time
 from pathlib import Path
 
@@ -99,3 +100,25 @@ def model_card(rows: dict[str, dict], pca: dict[int, dict], settings: dict[str, 
     lines += ["", "The reference classifier (`assets/classifier.safetensors`, a small CNN) judges samples:",
               "a sample counts as recognised when its top softmax probability exceeds 0.9.", ""]
     return "\n".join(lines)
+
+
+def write_card(out_dir: Path, train_data: ImageData, test: ImageData) -> Path:
+    """Rewrite README.md from every checkpoint in ``out_dir``, so retraining one keeps the others' rows."""
+    from aecore.metrics import denoise_mse
+
+    rows, settings, models = {}, {}, {}
+    for name in VARIANTS:
+        path = out_dir / f"{name}.safetensors"
+        if path.exists():
+            models[name], meta = checkpoint.load(path)
+            rows[name] = dict(meta["metrics"])
+            settings[name] = {"config": meta["config"], "train": meta["train_config"]}
+    if "denoising" in models and "dense" in models:
+        c = models["denoising"].config
+        rows["denoising"]["denoise_mse_dense"] = denoise_mse(models["dense"], test, c.noise, c.noise_level)
+    dims = sorted({r["latent_dim"] for r in rows.values()})
+    pca = {dim: pca_baseline(train_data, test, dim) for dim in dims}
+    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    card = out_dir / "README.md"
+    card.write_text(model_card(rows, pca, settings, machine))
+    return card

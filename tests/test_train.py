@@ -52,7 +52,7 @@ def test_same_seed_same_run(small):
     tr, te = small
     a = train(build("dense", seed=7), tr, None, TrainConfig(epochs=1, batch_size=100, seed=7)).model
     b = train(build("dense", seed=7), tr, None, TrainConfig(epochs=1, batch_size=100, seed=7)).model
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
 def test_non_finite_loss_stops_with_a_clear_message_and_good_weights(small):

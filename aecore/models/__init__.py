@@ -5,8 +5,8 @@ from aecore.models.conv import ConvAE
 from aecore.models.conv_vae import ConvVAE
 from aecore.models.cvae import CVAE
 from aecore.models.deep import DeepAE
-from aecore.models.dense import DenseAE
 from aecore.models.denoising import DenoisingAE
+from aecore.models.dense import DenseAE
 from aecore.models.sparse import SparseAE
 from aecore.models.vae import VAE, VAEBase
 

@@ -108,7 +108,7 @@ class Autoencoder(nn.Module):
 def mlp(sizes: list[int], final_activation: nn.Module | None = None) -> nn.Sequential:
     """Linear layers with ReLU between them (and an optional activation at the end)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())

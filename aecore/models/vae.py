@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from aecore.config import param
-from aecore.models.base import AEOutput, N_PIXELS, Autoencoder, mlp, reconstruction_loss
+from aecore.models.base import N_PIXELS, AEOutput, Autoencoder, mlp, reconstruction_loss
 
 
 def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
