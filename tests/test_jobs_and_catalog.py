@@ -93,3 +93,18 @@ def test_import_upload_validates_and_dedupes(app_env, tmp_path):
         with pytest.raises(checkpoint.CheckpointError):
             catalog.import_upload(bad, "bad.safetensors", folder=other)
     assert len(list(other.glob("*.safetensors"))) == 1
+
+
+def test_checkpoint_whose_header_length_looks_like_a_pickle_still_loads(app_env):
+    from aecore import build
+
+    model = build("dense", {"latent_dim": 4})
+    for pad in range(400):  # find metadata whose header length's first byte is 0x80 (the pickle magic)
+        data = checkpoint.to_bytes(model, note="x" * pad)
+        if data[:1] == b"\x80":
+            break
+    assert data[:1] == b"\x80"
+    checkpoint.from_bytes(data)
+    path = app_env["models"] / "odd.safetensors"
+    path.write_bytes(data)
+    assert "odd" in {e.name for e in catalog.list_models()}
