@@ -1,0 +1,312 @@
+"""Driving the real Latent Lab app in Chromium (Playwright): server start/stop, settling, drawing, screenshots.
+
+Shared by tests/test_browser.py and bench/bench_app.py. Playwright is imported lazily so importing this
+module never fails where it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1280, "height": 900}
+
+# (URL path, screenshot name, the page's title). Streamlit derives the paths from the page file names.
+PAGES = [
+    ("", "home", "Latent Lab"),
+    ("Train", "train", "Train"),
+    ("Draw", "draw", "Draw"),
+    ("Latent_space", "latent_space", "Latent space"),
+    ("Generate", "generate", "Generate"),
+    ("Compare", "compare", "Compare"),
+]
+# A "7" in canvas pixels (the canvas is 280x280): the top bar, then the diagonal.
+SEVEN = [(75, 60), (205, 60), (195, 100), (165, 160), (130, 230)]
+ONE = [(140, 45), (145, 140), (150, 235)]
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM}"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def app_env(models: Path, cache: Path, numba_cache: Path | None = None, **extra) -> dict:
+    """The server's environment: isolated model folder and caches, offline; AECORE_DATA_DIR as given."""
+    env = dict(os.environ)
+    env.update(AECORE_MODELS_DIR=str(models), AECORE_CACHE_DIR=str(cache), AECORE_OFFLINE="1",
+               PYTHONUNBUFFERED="1")
+    # Compiled numba code (UMAP) is safe to share between runs: keep it across test sessions unless told.
+    env["NUMBA_CACHE_DIR"] = str(numba_cache or os.environ.get("NUMBA_CACHE_DIR") or REPO / ".cache" / "numba")
+    env.update({k: str(v) for k, v in extra.items()})
+    for key in ("AECORE_MODELS_DIR", "AECORE_CACHE_DIR", "NUMBA_CACHE_DIR"):
+        Path(env[key]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def train_cli(variant: str, out: Path, env: dict, epochs: int = 1, train_size: int = 1000) -> Path:
+    """Train a small model with the aecore CLI (a few seconds for dense), one the catalog lists.
+
+    Retried with another latent size (a header of another length) when the catalog rejects the file:
+    aecore's pickle sniffing takes a safetensors header length whose low byte is 0x80 for a pickle."""
+    from aecore.catalog import describe
+
+    for extra in ([], ["--latent-dim", "8"], ["--latent-dim", "128"]):
+        subprocess.run([sys.executable, "-m", "aecore", "train", variant, "--epochs", str(epochs),
+                        "--train-size", str(train_size), "--fast-eval", "--quiet", "--out", str(out), *extra],
+                       cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        error = describe(out, "yours").error
+        if error is None:
+            return out
+    raise RuntimeError(f"the catalog rejects {out}: {error}")
+
+
+def full_data_dir() -> Path | None:
+    """Where the full MNIST lies beside the checkout (../shared/data), as run.sh would use it."""
+    root = REPO.parent / "shared" / "data"
+    return root if (root / "MNIST" / "raw").is_dir() else None
+
+
+def pretrained_models() -> list[Path]:
+    from aecore.catalog import pretrained_dir
+
+    folder = pretrained_dir()
+    return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+
+
+class AppServer:
+    """``streamlit run app.py`` on a free port, as a subprocess of the repo root."""
+
+    def __init__(self, env: dict, log: Path, port: int | None = None):
+        self.env, self.log, self.port = env, log, port or free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+
+    def start(self, timeout: float = 60.0) -> AppServer:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.started = time.perf_counter()
+        self._log = open(self.log, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float) -> float:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}: {self.tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - self.started
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"no answer from {self.url}/_stcore/health in {timeout:.0f} s: {self.tail()}")
+
+    def tail(self, n: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+
+
+# -- waiting ---------------------------------------------------------------------------------------
+
+_RUNNING_JS = """() => {
+  const app = document.querySelector('[data-testid=stApp]');
+  if (!app || !document.querySelector('[data-testid=stMain]')) return true;
+  if (app.dataset.testConnectionState !== 'CONNECTED') return true;
+  if (app.dataset.testScriptState !== 'notRunning') return true;  // initial, running, rerunRequested...
+  if (document.querySelector('[data-stale=true]')) return true;  // elements of the previous run
+  return false;
+}"""
+
+
+def is_running(page) -> bool:
+    return bool(page.evaluate(_RUNNING_JS))
+
+
+def settle(page, timeout: float = 60.0, quiet: float = 0.6) -> None:
+    """Wait until the script has finished: no "Running" indicator and no stale element for ``quiet`` s."""
+    deadline = time.perf_counter() + timeout
+    calm_since = None
+    while time.perf_counter() < deadline:
+        if is_running(page):
+            calm_since = None
+        elif calm_since is None:
+            calm_since = time.perf_counter()
+        elif time.perf_counter() - calm_since >= quiet:
+            return
+        page.wait_for_timeout(100)
+    raise TimeoutError(f"the app was still running after {timeout:.0f} s")
+
+
+def open_page(page, base: str, path: str, title: str, timeout: float = 120.0) -> None:
+    """Go to a page by URL, wait for its title (drawn by the script), then for the run to end."""
+    page.goto(f"{base}/{path}", wait_until="domcontentloaded")
+    page.locator("[data-testid=stMain] h1").filter(has_text=title).first.wait_for(timeout=timeout * 1000)
+    settle(page, timeout)
+
+
+def problems(page) -> list[str]:
+    """Texts of exception boxes and error alerts (the app's guard turns failures into st.error)."""
+    boxes = page.locator("[data-testid=stException], [data-testid=stAlertContentError]")
+    return [boxes.nth(i).inner_text()[:500] for i in range(boxes.count())]
+
+
+def wait_text(page, text, timeout: float = 60.0):
+    """Wait for visible text (a string or compiled regex); fail at once if the app shows an error instead."""
+    loc = page.get_by_text(text).first
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if loc.count() and loc.is_visible():
+            return loc
+        if not is_running(page) and problems(page):
+            raise AssertionError(f"waiting for {text!r}, the app shows: {problems(page)}")
+        page.wait_for_timeout(100)
+    raise TimeoutError(f"no {text!r} on the page after {timeout:.0f} s")
+
+
+# -- input -----------------------------------------------------------------------------------------
+
+def canvas(page):
+    """The drawable canvas's top (event) layer. 0.13 is a components-v2 element in the page (shadow DOM);
+    older versions lived in an iframe."""
+    inline = page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas")
+    frames = page.frame_locator("iframe[title*='streamlit_drawable_canvas']").locator("canvas.upper-canvas")
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:
+        for loc in (inline, frames):
+            if loc.count() and loc.first.bounding_box():
+                return loc.first
+        page.wait_for_timeout(200)
+    raise TimeoutError("no drawable canvas on the page")
+
+
+def stroke(page, points=SEVEN, steps: int = 8) -> None:
+    """Draw one stroke through ``points`` (canvas pixels) with the mouse."""
+    target = canvas(page)
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    sx, sy = box["width"] / 280, box["height"] / 280
+
+    def at(p):
+        return box["x"] + p[0] * sx, box["y"] + p[1] * sy
+
+    page.mouse.move(*at(points[0]))
+    page.mouse.down()
+    for a, b in zip(points, points[1:], strict=False):
+        for k in range(1, steps + 1):
+            t = k / steps
+            page.mouse.move(*at((a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)))
+    page.mouse.up()
+
+
+def captions(page, containing: str = "") -> list[str]:
+    """Texts of image captions (st.image) on the page."""
+    loc = page.locator("[data-testid=stImageCaption]")
+    texts = [loc.nth(i).inner_text() for i in range(loc.count())]
+    return [t for t in texts if containing in t]
+
+
+def chosen(page, label: str) -> list[str]:
+    """The options chosen in the st.multiselect labelled ``label``."""
+    box = page.locator("[data-testid=stMultiSelect]").filter(
+        has=page.locator("[data-testid=stWidgetLabel]", has_text=label)).first
+    text = box.locator("[data-testid=stMultiSelectTagsContainer]").inner_text()
+    return [t.strip() for t in text.splitlines() if t.strip() and t.strip() not in ("×", "Choose options")]
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` (substring of the option text) in the st.selectbox labelled ``label``."""
+    box = page.locator("[data-testid=stSelectbox]").filter(
+        has=page.locator("[data-testid=stWidgetLabel]", has_text=label)).first
+    box.click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+    settle(page)
+
+
+def set_number(page, label: str, value) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    settle(page)
+
+
+# -- screenshots -----------------------------------------------------------------------------------
+
+def screenshot(page, name: str, docs: bool = True) -> Path:
+    """A full-page PNG (1280 px wide) into test-artifacts/browser and, with ``docs``, docs/screenshots.
+
+    Streamlit scrolls inside its own container, so the viewport is grown to the content's height first."""
+    height = page.evaluate("""() => {
+      const els = [document.documentElement, document.body,
+                   document.querySelector('[data-testid=stMain]'),
+                   document.querySelector('[data-testid=stAppViewContainer]'),
+                   document.querySelector('[data-testid=stMainBlockContainer]')];
+      return Math.max(...els.filter(Boolean).map(e => e.scrollHeight));
+    }""")
+    size = page.viewport_size or VIEWPORT
+    tall = max(size["height"], min(int(height) + 40, 6000))
+    if tall != size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": tall})
+        page.wait_for_timeout(400)  # charts re-layout to the new size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(out), full_page=True)
+    if tall != size["height"]:
+        page.set_viewport_size(size)
+    if docs:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, SCREENSHOTS / f"{name}.png")
+    return out

@@ -1,0 +1,201 @@
+"""The real app in Chromium (Playwright): every page loads cleanly (screenshots in docs/screenshots and
+test-artifacts/browser), a digit drawn with the mouse is reconstructed, a box selection on the latent map
+shows the selected digits, and a model trained on the Train page appears on the Draw page.
+
+One Streamlit server for the module, with its own model folder and caches. A tiny dense model is always
+trained first (about 5 s), so the pages have a model whether or not the pretrained checkpoints are installed.
+Skipped only where the playwright package or Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) is missing.
+
+    python -m pytest -m browser tests/test_browser.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+
+import pytest
+
+from .browser_support import (
+    ARTIFACTS,
+    ONE,
+    PAGES,
+    SEVEN,
+    VIEWPORT,
+    AppServer,
+    app_env,
+    captions,
+    choose,
+    chosen,
+    full_data_dir,
+    launch,
+    missing_browser,
+    open_page,
+    problems,
+    screenshot,
+    set_number,
+    settle,
+    stroke,
+    train_cli,
+    wait_text,
+)
+
+pytestmark = [pytest.mark.browser]
+_why = missing_browser()
+if _why:
+    pytest.skip(f"browser tests need Playwright and Chromium: {_why}", allow_module_level=True)
+
+TINY = "dense-tiny"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-app")
+    env = app_env(root / "models", root / "cache")
+    if not os.environ.get("AECORE_DATA_DIR"):
+        # Like CI: the full MNIST when it lies beside the checkout, else the bundled sample.
+        full = full_data_dir()
+        env["AECORE_DATA_DIR"] = str(full) if full else str(root / "no-data")
+        (root / "no-data").mkdir(exist_ok=True)
+    train_cli("dense", root / "models" / f"{TINY}.safetensors", env)
+    app = AppServer(env, root / "server.log")
+    app.start(timeout=60)
+    try:
+        yield app
+    finally:
+        app.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / "server.log", ARTIFACTS / "server.log")
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    try:  # the last state of every test, for debugging failures
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"end-{re.sub(r'[^A-Za-z0-9_.-]+', '_', request.node.name)}.png"))
+    except Exception:  # noqa: BLE001
+        pass
+    context.close()
+
+
+def assert_clean(page, where: str) -> None:
+    assert not problems(page), f"{where}: {problems(page)}"
+
+
+@pytest.mark.parametrize(("path", "name", "title"), PAGES, ids=[n for _, n, _ in PAGES])
+def test_page_loads_without_errors(server, page, path, name, title):
+    # The Latent space page may compute a 10,000-point UMAP here (numba compiles on first use) when the
+    # first model has no shipped projection: allow for it.
+    open_page(page, server.url, path, title, timeout=180)
+    assert_clean(page, name)
+    main = page.locator("[data-testid=stMain]").inner_text()
+    assert title in main
+    # Every page has the app's own menu with a link to every page (paths derived from the file names).
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => new URL(e.href).pathname)")
+    for other, _, _ in PAGES[1:]:
+        assert f"/{other}" in hrefs, f"{name}: no link to /{other} in {sorted(set(hrefs))}"
+    if name == "home":
+        assert "Models" in main and "MNIST test split" in main
+        assert re.search(r"\d+ pretrained, [1-9]\d* yours", main), main  # the table is a canvas: count
+    if name == "latent_space":
+        page.locator("[data-testid=stPlotlyChart]").first.wait_for()
+    screenshot(page, name)
+
+
+def test_draw_a_digit_shows_reconstructions(server, page):
+    open_page(page, server.url, "Draw", "Draw")
+    assert "Draw a digit" in page.locator("[data-testid=stMain]").inner_text()
+    stroke(page, SEVEN)
+    wait_text(page, "28×28 model input")
+    wait_text(page, "nearest test digits in latent space")
+    settle(page)
+    assert_clean(page, "Draw after a stroke")
+    recon = captions(page, ": MSE ")
+    assert recon, "no reconstruction captions"
+    assert sorted(c.split(": MSE ")[0] for c in recon) == sorted(chosen(page, "Models"))  # one per model
+    assert all(re.search(r": MSE \d+\.\d{4}$", c) for c in recon), recon
+    images = page.locator("[data-testid=stImage] img")
+    assert images.count() >= len(recon) + 2  # the 28x28 input, each reconstruction, the nearest digits
+    assert all(images.nth(i).evaluate("e => e.complete && e.naturalWidth > 0") for i in range(images.count()))
+    assert page.locator("[data-testid=stPlotlyChart]").count() == 1  # the digit placed on a latent map
+    screenshot(page, "draw-reconstructions")
+
+
+def test_box_select_on_the_latent_map_shows_the_digits(server, page):
+    open_page(page, server.url, "Latent_space", "Latent space", timeout=180)
+    assert "Select digits on the map" in page.locator("[data-testid=stMain]").inner_text()
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart.hover()
+    page.locator(".modebar-btn[data-val='select']").first.click()  # Plotly's "Box Select"
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    # A box over the middle half of the plot: on any map it holds many digits.
+    x0, y0 = area["x"] + area["width"] * 0.25, area["y"] + area["height"] * 0.25
+    x1, y1 = area["x"] + area["width"] * 0.75, area["y"] + area["height"] * 0.75
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 16):
+        page.mouse.move(x0 + (x1 - x0) * k / 15, y0 + (y1 - y0) * k / 15)
+    page.mouse.up()
+    summary = wait_text(page, re.compile(r"^\d+ digits selected|^Test digit #\d+"))
+    settle(page)
+    assert_clean(page, "Latent space after a box selection")
+    text = summary.inner_text()
+    n = int(re.match(r"(\d+)", text).group(1)) if "selected" in text else 1
+    assert n >= 1
+    labels = re.search(r"\(labels: ([^)]*)\)", text)
+    if labels:  # "0×325, 2×26, ..." adds up to the count
+        assert sum(int(c) for c in re.findall(r"×(\d+)", labels.group(1))) == n
+        assert "selected digits" in captions(page) and "their reconstructions" in captions(page)
+    screenshot(page, "latent_space-selection")
+
+
+def test_a_model_trained_on_the_train_page_appears_on_the_draw_page(server, page):
+    open_page(page, server.url, "Train", "Train")
+    choose(page, "Variant", "dense")
+    set_number(page, "epochs", 1)
+    set_number(page, "train size", 1000)
+    assert page.get_by_label("epochs", exact=True).input_value() == "1"
+    assert page.get_by_label("train size", exact=True).input_value() == "1000"
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Start training").click()
+    done = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="saved as")
+    done.wait_for(timeout=120_000)
+    settle(page, timeout=60)
+    assert_clean(page, "Train after a run")
+    saved = re.search(r"saved as (\S+)\.safetensors", done.inner_text()).group(1)
+    assert saved.startswith("dense-"), saved
+    assert time.perf_counter() - t0 < 120
+    screenshot(page, "train-finished")
+
+    # A new session on the Draw page: the new model is offered and reconstructs the drawing.
+    open_page(page, server.url, "Draw", "Draw")
+    stroke(page, ONE)
+    wait_text(page, "28×28 model input")
+    settle(page)
+    if saved not in chosen(page, "Models"):  # not among the first six by default: pick it
+        page.locator("[data-testid=stMultiSelect]").filter(has_text="Models").locator("input").first.click()
+        page.get_by_role("option", name=saved, exact=True).click()
+        page.keyboard.press("Escape")
+        settle(page)
+    wait_text(page, re.compile(rf"^{re.escape(saved)}: MSE \d"))
+    settle(page)
+    assert_clean(page, "Draw with the new model")
+    screenshot(page, "draw-new-model", docs=False)
