@@ -56,7 +56,9 @@ def _evaluate(model, dataset: str, data_dir, train_data=None):
 
     train_data, test = (train_data, data.load(dataset, "test", data_dir)) if train_data is not None \
         else _load_eval_data(dataset, data_dir, True)
-    return evaluate(model, test, train_data, _classifier_or_none(dataset))
+    with tqdm(total=None, desc="evaluating", file=sys.stderr, bar_format="{desc}: {elapsed}") as bar:
+        return evaluate(model, test, train_data, _classifier_or_none(dataset),
+                        on_stage=lambda name: bar.set_description(f"evaluating: {name}"))
 
 
 def cmd_train(args):

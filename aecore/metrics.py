@@ -145,9 +145,14 @@ def encode_latency_ms(model: Autoencoder, data: ImageData, repeats: int = 30) ->
 
 @torch.no_grad()
 def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None, classifier=None,
-             knn_k: int = 5) -> dict:
-    """Every metric the model card reports, on the test split (kNN uses ``train`` codes as reference)."""
+             knn_k: int = 5, on_stage=None) -> dict:
+    """Every metric the model card reports, on the test split (kNN uses ``train`` codes as reference).
+
+    ``on_stage(name)`` is called as each stage starts, for progress bars.
+    """
+    stage = on_stage or (lambda name: None)
     model.eval()
+    stage("reconstruction")
     recon = reconstruct_all(model, test.images, test.labels)
     x = test.images
     m = {
@@ -159,11 +164,14 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
         "latent_dim": model.latent_dim,
         "encode_latency_ms": encode_latency_ms(model, test),
     }
+    stage("codes")
     codes = encode_all(model, test)
     m["active_units"] = active_units(model, codes)
     if train is not None:
+        stage("kNN")
         m[f"knn{knn_k}_acc"] = knn_accuracy(encode_all(model, train), train.labels, codes, test.labels, knn_k)
     if isinstance(model, VAEBase):
+        stage("ELBO and samples")
         m.update(negative_elbo(model, test))
         if classifier is not None:
             m.update(sample_quality(model, classifier))
@@ -171,4 +179,5 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
         m["mean_activation"] = float(codes.mean())
     if model.variant == "denoising":
         m["denoise_mse"] = denoise_mse(model, test, model.config.noise, model.config.noise_level)
+    stage("done")
     return m
