@@ -29,7 +29,9 @@ with S.guard("Listing models"):
                                     "kNN(5) acc": st.column_config.NumberColumn(format="percent"),
                                     "-ELBO nats": st.column_config.NumberColumn(format="%.1f")})
         n_pre = sum(e.source == "pretrained" for e in entries)
-        st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in `{S.catalog.user_models_dir()}`).")
+        where = f"`{S.catalog.user_models_dir()}`"
+        st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where})."
+                   + ("" if n_pre else " The pretrained checkpoints (assets/models) are not installed."))
 
 with S.guard("Finding the dataset"):
     test = S.load_data("mnist", "test")
