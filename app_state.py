@@ -298,3 +298,22 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       legend={"orientation": "h", "y": -0.05})
     return fig
+
+
+def loss_figure(snap: dict):
+    """Every loss term of a training job snapshot: train (per report) and validation (per epoch)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    steps = snap["steps"]
+    for term in (steps[-1] if steps else {}):
+        if term != "step":
+            fig.add_scatter(x=[s["step"] for s in steps], y=[s[term] for s in steps], name=f"train {term}",
+                            mode="lines")
+    ep = snap["epochs"]
+    for term in (ep[-1]["val"] if ep else {}):
+        fig.add_scatter(x=[e["step"] for e in ep], y=[e["val"][term] for e in ep], name=f"val {term}",
+                        mode="lines+markers", line={"dash": "dot"})
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
+                      yaxis_title="loss", yaxis_type="log", title="Loss terms")
+    return fig

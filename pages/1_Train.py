@@ -2,7 +2,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
@@ -37,22 +36,6 @@ with S.guard("Training settings"):
             busy = True
 
 
-def curves(snap: dict) -> go.Figure:
-    fig = go.Figure()
-    steps = snap["steps"]
-    for term in (steps[-1] if steps else {}):
-        if term != "step":
-            fig.add_scatter(x=[s["step"] for s in steps], y=[s[term] for s in steps], name=f"train {term}",
-                            mode="lines")
-    ep = snap["epochs"]
-    for term in (ep[-1]["val"] if ep else {}):
-        fig.add_scatter(x=[e["step"] for e in ep], y=[e["val"][term] for e in ep], name=f"val {term}",
-                        mode="lines+markers", line={"dash": "dot"})
-    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
-                      yaxis_title="loss", yaxis_type="log", title="Loss terms")
-    return fig
-
-
 @st.fragment(run_every=1.0 if busy else None)
 def live():
     job = st.session_state.get("job")
@@ -65,7 +48,7 @@ def live():
     if status == jobs.RUNNING and st.button("Stop", key="stop"):
         job.stop()
     if snap["steps"]:
-        st.plotly_chart(curves(snap), key="curves")
+        st.plotly_chart(S.loss_figure(snap), key="curves")
     if snap["preview"] is not None:
         S.digits(snap["originals"], caption="test digits")
         S.digits(snap["preview"], caption="their reconstructions, as training goes")
