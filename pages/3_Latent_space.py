@@ -1,7 +1,9 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = str(Path(__file__).resolve().parents[1])  # so `import app_state` works however the page is run
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
