@@ -107,6 +107,7 @@ def store(key: str, coords: np.ndarray, folder: Path | None = None, **info) -> P
     os.close(fd)
     try:
         np.savez_compressed(tmp, coords=coords.astype(np.float16), info=json.dumps(info))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped and shared caches must be readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -201,6 +202,7 @@ def _store_array(name: str, values: np.ndarray, folder: Path | None = None) -> N
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npz")
         os.close(fd)
         np.savez_compressed(tmp, values=values.astype(np.float16))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, folder / f"{name}.npz")
     except OSError:
         pass  # a read-only cache only costs speed
