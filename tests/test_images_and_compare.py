@@ -1,0 +1,44 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from aecore import build, compare, images
+
+
+def test_tile_png_is_one_upscaled_image():
+    from PIL import Image
+
+    batch = torch.rand(7, 1, 28, 28)
+    grid = images.tile_array(batch, cols=4, scale=2, pad=1)
+    assert grid.shape == ((2 * 29 + 1) * 2, (4 * 29 + 1) * 2) and grid.dtype == np.uint8
+    # nearest-neighbour: every source pixel becomes a 2x2 block
+    assert np.array_equal(grid[2:4, 2:4], np.full((2, 2), grid[2, 2]))
+    im = Image.open(io.BytesIO(images.tile_png(batch, cols=4, scale=2)))
+    assert im.size == (grid.shape[1], grid.shape[0]) and im.mode == "L"
+    assert images.tile_array(np.zeros((28, 28))).shape == (30 * 3, 30 * 3)  # a single digit
+
+
+def test_metrics_rows_and_sample_indices(app_env):
+    from aecore import catalog
+
+    rows = compare.metrics_rows(catalog.list_models(), extra={"dense": {"psnr": 42.0}})
+    by_name = {r["model"]: r for r in rows}
+    assert by_name["dense"]["PSNR dB"] == 42.0 and by_name["vae"]["-ELBO nats"] > 0
+    idx = compare.sample_indices(5, 100, seed=1)
+    assert len(idx) == 5 and torch.equal(idx, compare.sample_indices(5, 100, seed=1))
+    assert len(compare.sample_indices(50, 10)) == 10
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "salt_pepper", "masking"])
+def test_denoise_demo_uses_the_same_noise_for_every_model(kind):
+    torch.manual_seed(0)
+    models = {"a": build("dense", {"latent_dim": 4}).eval(), "b": build("dense", {"latent_dim": 4}).eval()}
+    x = torch.rand(6, 1, 28, 28)
+    res = compare.denoise_demo(models, x, torch.zeros(6).long(), kind, 0.3, seed=2)
+    again = compare.denoise_demo(models, x, torch.zeros(6).long(), kind, 0.3, seed=2)
+    assert torch.equal(res["noisy"], again["noisy"]) and res["noisy"].shape == x.shape
+    assert set(res["models"]) == {"a", "b"} and all(np.isfinite(r["psnr"]) for r in res["models"].values())
+    out = compare.reconstructions(models, x, torch.zeros(6).long())
+    assert out["a"]["images"].shape == x.shape and out["a"]["mse"].shape == (6,)
