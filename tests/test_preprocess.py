@@ -124,3 +124,15 @@ def test_solid_block_is_not_a_digit():
 def test_as_batch_shape():
     x = preprocess.as_batch(np.zeros((28, 28), np.float32))
     assert tuple(x.shape) == (1, 1, 28, 28)
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0, 255), (255, 255, 255, 255)])
+def test_transparent_png_with_dark_or_light_strokes(ink):
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(im).line([(100, 20), (100, 180)], fill=ink, width=12)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    d = preprocess.from_bytes(buf.getvalue())
+    assert d.max() > 0.9 and d[0].max() == 0 and d[:, 0].max() == 0
