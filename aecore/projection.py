@@ -134,7 +134,7 @@ def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress
     if method == "tsne":
         from sklearn.manifold import TSNE
 
-        report(0.2, "t-SNE: fitting (about a minute for 10,000 points on a laptop)")
+        report(0.2, f"t-SNE: fitting {n:,} points ({'minutes' if n > 3000 else 'seconds'}; fewer points are faster)")
         perplexity = min(float(settings.get("perplexity", 30.0)), max(2.0, (n - 1) / 3))
         tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=settings.get("seed", 0))
         return tsne.fit_transform(codes).astype(np.float32)
