@@ -264,7 +264,7 @@ def fmt_metric(value, kind: str = "g") -> str:
 
 
 def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None, highlight=None,
-                  title: str = "", height: int = 520):
+                  title: str = "", height: int = 520, dragmode: str = "pan"):
     """One WebGL trace of the mapped test codes (customdata[0] = test row), optionally a highlighted point.
 
     ``coords`` (M, 2) are the map positions of test rows ``rows`` (default: all, in order)."""
@@ -294,7 +294,7 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         fig.add_trace(go.Scattergl(x=[highlight[0]], y=[highlight[1]], mode="markers", name="your digit",
                                  marker={"symbol": "star", "size": 22, "color": "red",
                                          "line": {"color": "white", "width": 2}}, hoverinfo="name"))
-    fig.update_layout(height=height, title=title, showlegend=highlight is not None, dragmode="pan",
+    fig.update_layout(height=height, title=title, showlegend=highlight is not None, dragmode=dragmode,
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       legend={"orientation": "h", "y": -0.05})
     return fig

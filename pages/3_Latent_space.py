@@ -32,8 +32,9 @@ with S.guard("Latent map"):
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
         proj.cached, f"computed now in {proj.seconds:.1f} s and cached")
     st.caption(f"{proj.label} of {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
-               "Drag a box or lasso (toolbar) to select digits; click a point to see it.")
-    fig = S.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset)
+               "Drag a box (or pick lasso in the toolbar) to select digits; click a point to see it.")
+    fig = S.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
+                          dragmode="select")
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"latent_chart.{entry.name}.{method}.{n}")
     points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
