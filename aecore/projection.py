@@ -182,8 +182,8 @@ def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,
     return Projection(hit[0], method, s, key, hit[1])
 
 
-def _lookup_array(name: str, shipped: bool = True) -> np.ndarray | None:
-    folders = ([SHIPPED_DIR] if shipped else []) + [cache_dir()]
+def _lookup_array(name: str, shipped: bool = True, folders: list[Path] | None = None) -> np.ndarray | None:
+    folders = folders or ([SHIPPED_DIR] if shipped else []) + [cache_dir()]
     for folder in folders:
         path = folder / f"{name}.npz"
         if path.is_file():
@@ -213,11 +213,13 @@ def errors_name(model_sha: str, dkey: str) -> str:
 
 
 def reconstruction_errors(model, model_sha: str, data, dkey: str | None = None, folder: Path | None = None):
-    """Per-image reconstruction MSE over ``data`` (N,), from the shipped folder or cache, else computed."""
+    """Per-image reconstruction MSE over ``data`` (N,), from the shipped folder or cache, else computed.
+
+    With ``folder``, only that folder is read and written (how the precompute script fills assets/)."""
     from aecore.metrics import per_image_mse, reconstruct_all
 
     name = errors_name(model_sha, dkey or data_key(data))
-    hit = _lookup_array(name)
+    hit = _lookup_array(name, folders=[folder] if folder else None)
     if hit is not None and len(hit) == len(data):
         return hit
     with torch.no_grad():

@@ -1,8 +1,8 @@
 """Write assets/projections/ for every pretrained model (its 2-D maps and per-image reconstruction errors on
 the test split), so its first latent map is instant.
 
-    python scripts/precompute_projections.py                 # UMAP, PCA and t-SNE for every model
-    python scripts/precompute_projections.py --methods umap pca --models dense vae
+    python scripts/precompute_projections.py                 # UMAP and PCA for every model
+    python scripts/precompute_projections.py --methods tsne --models dense vae
 
 Keys are the same as the app's cache (model file sha256 + dataset + method + settings), so a
 retrained model simply misses and gets computed in the app. Files are float16: 40 kB a map, 20 kB of errors.
@@ -23,7 +23,8 @@ from aecore.metrics import encode_all  # noqa: E402
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", nargs="+", default=list(projection.METHODS), choices=projection.METHODS)
+    ap.add_argument("--methods", nargs="+", default=["umap", "pca"], choices=projection.METHODS,
+                    help="default: umap pca (t-SNE of 10,000 points takes minutes a model; the app makes it on demand)")
     ap.add_argument("--models", nargs="*", help="variant names (default: every model in assets/models)")
     ap.add_argument("--models-dir", type=Path, default=catalog.pretrained_dir())
     ap.add_argument("--out", type=Path, default=projection.SHIPPED_DIR)
@@ -51,10 +52,12 @@ def main(argv=None) -> int:
         wanted.add(f"{errors}.npz")
         projection.reconstruction_errors(model, entry.sha256, test, dkey, folder=args.out)
         codes = encode_all(model, test).numpy()
-        for method in args.methods:
+        for method in projection.METHODS:
             s = projection.settings_for(method, n=len(codes))
             key = projection.cache_key(entry.sha256, dkey, method, s)
-            wanted.add(f"{key}.npz")
+            wanted.add(f"{key}.npz")  # every method's file of a current model is kept
+            if method not in args.methods:
+                continue
             if (args.out / f"{key}.npz").exists():
                 print(f"{path.stem:10s} {method:5s} already there")
                 continue
@@ -63,8 +66,7 @@ def main(argv=None) -> int:
             projection.store(key, coords, folder=args.out, method=method, settings=s, dataset=dkey,
                              model=entry.sha256, model_file=path.name)
             print(f"{path.stem:10s} {method:5s} {time.perf_counter() - t0:6.1f} s -> {key}.npz")
-    complete = not args.models and set(args.methods) == set(projection.METHODS)
-    stale = [p for p in args.out.glob("*.npz") if p.name not in wanted] if complete else []
+    stale = [p for p in args.out.glob("*.npz") if p.name not in wanted] if not args.models else []
     for p in stale:  # projections of models that were retrained since
         p.unlink()
         print(f"removed stale {p.name}")
