@@ -169,3 +169,12 @@ def test_a_model_file_that_breaks_after_listing_is_one_error(app_env, path, key,
     at = run(path, **{key: "vae", "latent_method": "pca"})
     assert not at.exception
     assert any("Can't use vae" in e.value for e in at.error)
+
+
+def test_draw_clear_gives_a_fresh_canvas(app_env):
+    at = run("pages/2_Draw.py")
+    at.slider(key="brush").set_value(30).run()
+    at.button(key="clear").click().run()
+    no_errors(at)
+    assert at.session_state["canvas_n"] == 1
+    assert any("Draw a digit" in i.value for i in at.info)
