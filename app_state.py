@@ -296,7 +296,7 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
                                          "line": {"color": "white", "width": 2}}, hoverinfo="name"))
     fig.update_layout(height=height, title=title, showlegend=highlight is not None, dragmode=dragmode,
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "y": -0.05})
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
     return fig
 
 
