@@ -24,7 +24,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "deep": ({}, {"epochs": 40, "batch_size": 64, "lr": 2e-3}),
     "conv": ({}, {"epochs": 15, "batch_size": 128, "lr": 3e-3}),
     "denoising": ({}, {"epochs": 15, "batch_size": 128, "lr": 3e-3}),
-    "sparse": ({}, {"epochs": 30, "batch_size": 128, "lr": 2e-3}),
+    "sparse": ({"rho": 0.04, "weight": 0.03}, {"epochs": 40, "batch_size": 128, "lr": 2e-3}),
     "vae": ({}, {"epochs": 40, "batch_size": 128, "lr": 2e-3}),
     "conv_vae": ({}, {"epochs": 15, "batch_size": 128, "lr": 3e-3}),
     "cvae": ({}, {"epochs": 40, "batch_size": 128, "lr": 2e-3}),
