@@ -87,7 +87,11 @@ def map_shown(page, caption_must: str | None = None):
     cap = page.get_by_text(MAP_CAPTION)
     if not cap.count() or not page.locator("[data-testid=stPlotlyChart] .main-svg").count():
         return None
-    m = MAP_CAPTION.search(cap.first.inner_text())
+    try:  # the caption may be re-rendered between the count and the read
+        text = cap.first.inner_text(timeout=1000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError or a detached element: not shown yet
+        return None
+    m = MAP_CAPTION.search(text)
     if m and caption_must and caption_must not in m.group(3):
         return None
     return m
