@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,21 +162,6 @@ def unique_path(folder: Path, stem: str) -> Path:
     return path
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def import_upload(data: bytes, filename: str = "uploaded", folder: Path | None = None) -> tuple[ModelEntry, bool]:
     """Validate an uploaded checkpoint fully (builds the model) and store it in the user's folder.
 
@@ -191,7 +175,7 @@ def import_upload(data: bytes, filename: str = "uploaded", folder: Path | None =
                 return describe(p, "yours"), False
     stem = Path(filename).name
     stem = stem[: -len(SUFFIX)] if stem.endswith(SUFFIX) else Path(stem).stem
-    path = write_atomic(unique_path(folder, stem or meta["variant"]), data)
+    path = checkpoint.write_atomic(unique_path(folder, stem or meta["variant"]), data)
     return describe(path, "yours"), True
 
 

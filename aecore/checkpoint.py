@@ -41,10 +41,13 @@ def to_bytes(model: Autoencoder, **meta) -> bytes:
 
 
 def save(model: Autoencoder, path: str | Path, **meta) -> Path:
-    """Write atomically: a temp file in the same folder, then rename, so a crash leaves no half file."""
-    path = Path(path)
+    """Serialise and write atomically (see :func:`write_atomic`)."""
+    return write_atomic(Path(path), to_bytes(model, **meta))
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """A temp file in the same folder, fsync, then rename: a crash never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = to_bytes(model, **meta)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
