@@ -126,11 +126,18 @@ def cmd_pretrain(args):
     print(f"wrote {out_dir / 'README.md'}", file=sys.stderr)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (not the usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aecore", description="Train, evaluate and ship MNIST autoencoders.")
+    p = OneLineParser(prog="aecore", description="Train, evaluate and ship MNIST autoencoders.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="dataset root (default: $AECORE_DATA_DIR or ~/.cache/aecore/data)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     sub.add_parser("variants", help="list the model variants").set_defaults(fn=cmd_variants)
     sub.add_parser("data", parents=[common], help="show which dataset files are found").set_defaults(fn=cmd_data)
     t = sub.add_parser("train", parents=[common], help="train one variant and save it")
