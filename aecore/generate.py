@@ -12,15 +12,6 @@ from aecore.models.base import N_CLASSES
 from aecore.models.vae import kl_to_standard_normal
 
 
-def _labels(model: Autoencoder, label, n: int) -> Tensor | None:
-    if not model.conditional:
-        return None
-    if label is None:
-        raise ValueError(f"{model.variant} is conditional: say which digit")
-    t = torch.as_tensor(label).long()
-    return t.expand(n).clone() if t.dim() == 0 else t
-
-
 @torch.no_grad()
 def prior_samples(model: VAEBase, n: int = 32, temperature: float = 1.0, seed: int = 0,
                   label: int | None = None) -> Tensor:
@@ -61,7 +52,7 @@ def interpolate_images(model: Autoencoder, x0: Tensor, x1: Tensor, steps: int = 
                        label0: int | None = None, label1: int | None = None) -> Tensor:
     """Decode the path between two images' codes. cvae: the label switches half-way."""
     model.eval()
-    l0, l1 = _labels(model, label0, 1), _labels(model, label1 if label1 is not None else label0, 1)
+    l0, l1 = model.labels_for(label0, 1), model.labels_for(label1 if label1 is not None else label0, 1)
     z0, z1 = model.encode(x0.view(1, 1, 28, 28), l0), model.encode(x1.view(1, 1, 28, 28), l1)
     path = interpolate(z0[0], z1[0], steps, mode)
     labels = None
@@ -97,8 +88,8 @@ def traversal(model: VAEBase, kl: Tensor, n_dims: int = 8, steps: int = 9, span:
     values = torch.linspace(-span, span, steps)
     z = base.repeat(len(dims) * steps, 1)
     for r, d in enumerate(dims):
-        z[r * steps: (r + 1) * steps, d] = base[d] + values if base.abs().sum() > 0 else values
-    return model.decode(z, _labels(model, label, len(z))), dims
+        z[r * steps: (r + 1) * steps, d] = base[d] + values
+    return model.decode(z, model.labels_for(label, len(z))), dims
 
 
 def gaussian_grid(n: int, lo: float = 0.05, hi: float = 0.95) -> Tensor:
@@ -121,7 +112,7 @@ def manifold_grid(model: VAEBase, dim_x: int = 0, dim_y: int = 1, n: int = 12, b
     ys, xs = torch.meshgrid(g.flip(0), g, indexing="ij")
     z[:, dim_x] = xs.flatten()
     z[:, dim_y] = ys.flatten()
-    return model.decode(z, _labels(model, label, len(z)))
+    return model.decode(z, model.labels_for(label, len(z)))
 
 
 @torch.no_grad()

@@ -98,21 +98,25 @@ def lookup(key: str) -> tuple[np.ndarray, str] | None:
     return None
 
 
-def store(key: str, coords: np.ndarray, folder: Path | None = None, **info) -> Path:
-    """Write float16 coordinates atomically (small: 10k points are 40 kB)."""
-    folder = folder or cache_dir()
+def _write_npz(folder: Path, name: str, **arrays) -> Path:
+    """Write ``folder/name.npz`` atomically (temp file, rename), readable by everyone."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.npz"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".npz")
+    path = folder / f"{name}.npz"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npz")
     os.close(fd)
     try:
-        np.savez_compressed(tmp, coords=coords.astype(np.float16), info=json.dumps(info))
+        np.savez_compressed(tmp, **arrays)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped and shared caches must be readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def store(key: str, coords: np.ndarray, folder: Path | None = None, **info) -> Path:
+    """Write float16 coordinates atomically (small: 10k points are 40 kB)."""
+    return _write_npz(folder or cache_dir(), key, coords=coords.astype(np.float16), info=json.dumps(info))
 
 
 def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress | None = None) -> np.ndarray:
@@ -196,14 +200,8 @@ def _lookup_array(name: str, shipped: bool = True, folders: list[Path] | None = 
 
 
 def _store_array(name: str, values: np.ndarray, folder: Path | None = None) -> None:
-    folder = folder or cache_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npz")
-        os.close(fd)
-        np.savez_compressed(tmp, values=values.astype(np.float16))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / f"{name}.npz")
+        _write_npz(folder or cache_dir(), name, values=values.astype(np.float16))
     except OSError:
         pass  # a read-only cache only costs speed
 

@@ -76,6 +76,16 @@ class Autoencoder(nn.Module):
         if labels is not None and self.conditional and labels.shape[0] != n:
             raise ValueError(f"got {labels.shape[0]} labels for {n} inputs")
 
+    def labels_for(self, label: int | Tensor | None, n: int) -> Tensor | None:
+        """Labels for ``n`` inputs from one digit or a tensor of them; None for unconditional models."""
+        if not self.conditional:
+            return None
+        if label is None:
+            raise ValueError(f"{self.variant} is conditional: say which digit")
+        device = next(self.parameters()).device
+        t = torch.as_tensor(label, device=device).long()
+        return t.expand(n).clone() if t.dim() == 0 else t
+
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Images (B, 1, 28, 28) in [0, 1] -> codes (B, latent_dim)."""
         self._check_labels(labels, x.shape[0])

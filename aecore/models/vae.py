@@ -46,13 +46,7 @@ class VAEBase(Autoencoder):
         """Decode ``n`` draws from the prior N(0, temperature^2 I)."""
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator).to(device) * temperature
-        labels = None
-        if self.conditional:
-            if label is None:
-                raise ValueError(f"{self.variant} is conditional: say which digit to sample")
-            labels = torch.as_tensor(label, device=device).long().expand(n) if torch.as_tensor(label).dim() == 0 \
-                else torch.as_tensor(label, device=device).long()
-        return self.decode(z, labels)
+        return self.decode(z, self.labels_for(label, n))
 
 
 @dataclass
