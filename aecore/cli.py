@@ -29,9 +29,8 @@ def _progress_hook(bar: tqdm):
     return hook
 
 
-def _load_eval_data(dataset: str, data_dir, need_train: bool):
-    test = data.load(dataset, "test", data_dir)
-    return (data.load(dataset, "train", data_dir) if need_train else None), test
+def _load_splits(dataset: str, data_dir):
+    return data.load(dataset, "train", data_dir), data.load(dataset, "test", data_dir)
 
 
 def _classifier_or_none(dataset: str):
@@ -51,11 +50,9 @@ def cmd_data(args):
         print(f"{'found  ' if row['found'] else 'missing'} {row['dataset']:14s} {row['source']:15s} {row['path']}")
 
 
-def _evaluate(model, dataset: str, data_dir, train_data=None):
+def _evaluate(model, test, train_data, dataset: str) -> dict:
     from aecore.metrics import evaluate
 
-    train_data, test = (train_data, data.load(dataset, "test", data_dir)) if train_data is not None \
-        else _load_eval_data(dataset, data_dir, True)
     with tqdm(total=None, desc="evaluating", file=sys.stderr, bar_format="{desc}: {elapsed}") as bar:
         return evaluate(model, test, train_data, _classifier_or_none(dataset),
                         on_stage=lambda name: bar.set_description(f"evaluating: {name}"))
@@ -71,17 +68,18 @@ def cmd_train(args):
     cfg = config_for(cls, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                      device=args.device, dataset=args.dataset, train_size=args.train_size)
     model = build(args.variant, model_cfg, seed=cfg.seed)
-    train_data = data.load(args.dataset, "train", args.data_dir)
-    test = data.load(args.dataset, "test", args.data_dir)
+    train_data, test = _load_splits(args.dataset, args.data_dir)
     print(f"training {args.variant} on {train_data.source}: {len(train_data):,} images", file=sys.stderr)
     with tqdm(total=1, desc=args.variant, unit="step", file=sys.stderr, disable=args.quiet) as bar:
         result = train(model, train_data, test, cfg, on_progress=_progress_hook(bar))
     model.cpu()
-    metrics = _evaluate(model, args.dataset, args.data_dir, train_data) if not args.fast_eval else {}
     if args.fast_eval:
         from aecore.metrics import per_image_mse, reconstruct_all
 
-        metrics["test_mse"] = float(per_image_mse(reconstruct_all(model, test.images, test.labels), test.images).mean())
+        recon = reconstruct_all(model, test.images, test.labels)
+        metrics = {"test_mse": float(per_image_mse(recon, test.images).mean())}
+    else:
+        metrics = _evaluate(model, test, train_data, args.dataset)
     metrics.update(train_seconds=result.seconds, epochs=len(result.history["epochs"]))
     out = Path(args.out or f"{args.variant}.safetensors")
     checkpoint.save(model, out, train_config=to_dict(cfg), dataset=args.dataset, data_source=train_data.source,
@@ -95,7 +93,8 @@ def cmd_train(args):
 def cmd_eval(args):
     model, meta = checkpoint.load(args.checkpoint)
     dataset = meta.get("dataset", "mnist")
-    metrics = _evaluate(model, dataset, args.data_dir)
+    train_data, test = _load_splits(dataset, args.data_dir)
+    metrics = _evaluate(model, test, train_data, dataset)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -108,7 +107,7 @@ def cmd_pretrain(args):
     from aecore import pretrain
     from aecore.metrics import evaluate
 
-    train_data, test = _load_eval_data("mnist", args.data_dir, True)
+    train_data, test = _load_splits("mnist", args.data_dir)
     if not train_data.source.startswith(("data root", "downloaded")):
         raise data.DataUnavailable(f"pretrain needs the full MNIST, found only the {train_data.source}: "
                                    "pass --data-dir or set AECORE_DATA_DIR")
