@@ -107,6 +107,21 @@ def test_dense_defaults_are_the_classic_architecture():
     assert torch.allclose(model.reconstruct(x), manual, atol=1e-6)
 
 
+def test_dense_code_space_penalties(tiny_batch):
+    """Off by default (the classic loss); when on, each is a named term that its weight scales."""
+    x, _ = tiny_batch
+    assert set(build("dense", seed=0)(x).terms) == {"recon"}
+    model = build("dense", {"contractive": 1e-3, "orthogonal": 2.0}, seed=0)
+    out = model(x)
+    assert {"contractive", "orthogonal"} <= set(out.terms)
+    expected = out.terms["recon"] + 1e-3 * out.terms["contractive"] + 2.0 * out.terms["orthogonal"]
+    assert torch.allclose(out.loss, expected)
+    # Rows at right angles and of one length cost nothing, whatever that length is.
+    with torch.no_grad():
+        model.encoder[1].weight.copy_(3.0 * torch.eye(784)[:64])
+    assert model(x).terms["orthogonal"] < 1e-6
+
+
 def test_latent_size_is_a_config_field():
     assert build("dense", {"latent_dim": 8}).encode(torch.rand(3, 1, 28, 28)).shape == (3, 8)
 

@@ -103,13 +103,7 @@ def test_cvae_draws_the_digit_it_is_asked_for(metrics):
     assert metrics["cvae"]["samples_as_requested"] >= 0.95
 
 
-# Known shortfall, kept visible rather than lowered: the classic 784-64-784 model's ReLU codes reach
-# 97.4% (96.7% without the contractive penalty); every recipe tried that lifted kNN past 97.5% pushed
-# its MSE over the 0.0038 target. See assets/models/README.md.
-DENSE_KNN_SHORT = pytest.mark.xfail(reason="dense kNN(5) is 97.4%, short of the 97.6% target", strict=False)
-
-
-@pytest.mark.parametrize("name", [pytest.param("dense", marks=DENSE_KNN_SHORT), "deep", "conv"])
+@pytest.mark.parametrize("name", ["dense", "deep", "conv"])
 def test_knn_accuracy_of_codes(name, shipped, test_split, full_train):
     model = shipped[name][0]
     train_codes, test_codes = encode_all(model, full_train), encode_all(model, test_split)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from aecore.config import param
@@ -13,6 +14,8 @@ class DenseConfig:
     latent_dim: int = param(64, "Size of the code (the classic uses 64)", min=2, max=512)
     recon_loss: str = param("bce", "Reconstruction loss", choices=("bce", "mse"))
     contractive: float = param(0.0, "Weight of the contractive penalty (encoder Jacobian norm)", min=0.0, max=1.0)
+    orthogonal: float = param(0.0, "Weight of the penalty keeping encoder rows orthogonal, of equal length",
+                              min=0.0, max=10.0)
 
 
 class DenseAE(Autoencoder):
@@ -34,13 +37,24 @@ class DenseAE(Autoencoder):
         return self.decoder(z)
 
     def penalties(self, z):
-        """Contractive penalty (Rifai et al., 2011): the squared Frobenius norm of dz/dx.
+        """Optional penalties that shape the code space, which is what kNN on the codes measures.
 
-        For a ReLU layer it is exact and cheap: sum over active units of their weight row's squared
-        norm. It makes codes of similar digits closer, which is what kNN on the codes measures.
+        Contractive (Rifai et al., 2011): the squared Frobenius norm of dz/dx. For a ReLU layer it
+        is exact and cheap: sum over active units of their weight row's squared norm. It makes codes
+        of similar digits closer.
+        Orthogonal: the distance of the encoder's Gram matrix, scaled to unit mean diagonal, from the
+        identity. Rows of equal length at right angles make the pre-activations a scaled orthogonal
+        projection, as in PCA, so no few large units dominate Euclidean distances between codes.
         """
-        if self.config.contractive == 0:
-            return z.new_zeros(()), {}
-        row_norms = self.encoder[1].weight.pow(2).sum(1)
-        raw = ((z > 0).float() * row_norms).sum(1).mean()
-        return self.config.contractive * raw, {"contractive": raw}
+        total, terms = z.new_zeros(()), {}
+        weight = self.encoder[1].weight
+        if self.config.contractive > 0:
+            raw = ((z > 0).float() * weight.pow(2).sum(1)).sum(1).mean()
+            total, terms["contractive"] = total + self.config.contractive * raw, raw
+        if self.config.orthogonal > 0:
+            gram = weight @ weight.T
+            gram = gram / gram.diagonal().mean()
+            eye = torch.eye(len(gram), device=gram.device)
+            raw = (gram - eye).pow(2).sum() / len(gram)
+            total, terms["orthogonal"] = total + self.config.orthogonal * raw, raw
+        return total, terms
