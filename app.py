@@ -23,7 +23,7 @@ with S.guard("Listing models"):
 
         df = pd.DataFrame(metrics_rows(entries))
         keep = ["model", "variant", "source", "latent", "dataset", "MSE", "PSNR dB", "kNN(5) acc", "-ELBO nats"]
-        st.dataframe(df[[c for c in keep if c in df]], hide_index=True,
+        st.dataframe(df[[c for c in keep if c in df]], hide_index=True, placeholder="–",
                      column_config={"MSE": st.column_config.NumberColumn(format="%.5f"),
                                     "PSNR dB": st.column_config.NumberColumn(format="%.2f"),
                                     "kNN(5) acc": st.column_config.NumberColumn(format="percent"),

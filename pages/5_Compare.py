@@ -28,7 +28,7 @@ with S.guard("Metrics"):
     fmt = {"MSE": "%.5f", "PSNR dB": "%.2f", "SSIM": "%.3f", "kNN(5) acc": "percent", "active units": "percent",
            "-ELBO nats": "%.1f", "denoise MSE": "%.5f", "samples recognised": "percent", "params": "localized",
            "train s": "%.1f"}
-    st.dataframe(df, hide_index=True, key="metrics_table",
+    st.dataframe(df, hide_index=True, key="metrics_table", placeholder="–",
                  column_config={k: st.column_config.NumberColumn(format=v) for k, v in fmt.items() if k in df})
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
                "a 2,000-image test slice). Lower MSE and -ELBO are better; higher PSNR, SSIM and kNN are better.")
