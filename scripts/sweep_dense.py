@@ -25,15 +25,16 @@ def run_one(args: tuple[dict, str | None]) -> dict:
 
     from aecore import build, data
     from aecore.metrics import encode_all, knn_accuracy, per_image_mse, reconstruct_all
-    from aecore.train import TrainConfig, train
+    from aecore.train import config_for, train
 
     spec, data_dir = args
     torch.set_num_threads(1)  # several runs share the cores; more threads each only oversubscribe
     train_data, test = data.load("mnist", "train", data_dir), data.load("mnist", "test", data_dir)
     t0 = time.perf_counter()
     model = build("dense", {"contractive": spec["contractive"], "orthogonal": spec["orthogonal"]}, seed=spec["seed"])
-    train(model, train_data, None, TrainConfig(epochs=spec["epochs"], batch_size=spec["batch_size"],
-                                               lr=spec["lr"], seed=spec["seed"], device="cpu"))
+    cfg = config_for(type(model), epochs=spec["epochs"], batch_size=spec["batch_size"], lr=spec["lr"],
+                     seed=spec["seed"], device="cpu")  # the variant's defaults fill the rest, as in pretrain
+    train(model, train_data, None, cfg)
     with torch.no_grad():
         mse = float(per_image_mse(reconstruct_all(model, test.images), test.images).mean())
         knn = knn_accuracy(encode_all(model, train_data), train_data.labels, encode_all(model, test), test.labels)

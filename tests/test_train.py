@@ -77,7 +77,26 @@ def test_variant_defaults_and_overrides():
     from aecore import VARIANTS
 
     cfg = config_for(VARIANTS["dense"], epochs=2, lr=None)
-    assert cfg.epochs == 2 and cfg.batch_size == 48 and cfg.lr == 5e-3
+    assert cfg.epochs == 2 and cfg.batch_size == 56 and cfg.lr == 5e-3 and cfg.init_output_bias
+
+
+def test_output_bias_starts_at_the_mean_digit(small):
+    """A fresh dense model then reconstructs the mean digit, not grey: a lower loss before any step."""
+    from aecore.train import init_output_bias, loss_terms
+
+    tr, te = small
+    plain, primed = build("dense", seed=0), build("dense", seed=0)
+    assert init_output_bias(primed, tr.images)
+    assert torch.allclose(torch.sigmoid(primed.output_bias()), tr.images.mean(0).flatten().clamp(1e-3, 1 - 1e-3),
+                          atol=1e-5)
+    assert loss_terms(primed, te)["recon"] < 0.7 * loss_terms(plain, te)["recon"]
+    # A model without a per-pixel output bias is left alone, and says so.
+    assert not init_output_bias(build("conv", seed=0), tr.images)
+    # Off by default in TrainConfig, so fine-tuning a trained model keeps its bias.
+    trained = build("dense", seed=0)
+    before = trained.output_bias().clone()
+    train(trained, tr, None, TrainConfig(epochs=1, batch_size=1000, lr=1e-6))
+    assert torch.allclose(trained.output_bias(), before, atol=1e-4)
 
 
 def test_device_choice():

@@ -58,6 +58,10 @@ class Autoencoder(nn.Module):
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
+    def output_bias(self) -> Tensor | None:
+        """The last layer's per-pixel bias (before the sigmoid), for models that have one."""
+        return None
+
     @property
     def variant(self) -> str:
         from aecore.models import name_of

@@ -21,14 +21,18 @@ class DenseConfig:
 class DenseAE(Autoencoder):
     config_class = DenseConfig
     description = "Classic 784-64-784 autoencoder: one ReLU layer in, one sigmoid layer out"
-    # Small batches give many cheap steps: test MSE <= 0.0038 in about 7 s on 2 CPU cores.
-    train_defaults = {"epochs": 5, "batch_size": 48, "lr": 5e-3}
+    # Small batches give many cheap steps, and a mean-image start saves the first of them:
+    # test MSE <= 0.0038 in about 7 s on 2 CPU cores.
+    train_defaults = {"epochs": 5, "batch_size": 56, "lr": 5e-3, "init_output_bias": True}
 
     def __init__(self, config=None):
         super().__init__(config)
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(N_PIXELS, self.latent_dim), nn.ReLU())
         # Sigmoid is applied by Autoencoder.decode, so the layer stays fused with BCE-with-logits.
         self.decoder = nn.Sequential(nn.Linear(self.latent_dim, N_PIXELS), nn.Unflatten(1, IMAGE_SHAPE))
+
+    def output_bias(self):
+        return self.decoder[0].bias
 
     def _encode(self, x, labels):
         return self.encoder(x)
