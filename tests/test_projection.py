@@ -144,3 +144,13 @@ def test_precompute_script_writes_shipped_maps(cache, tiny_models_dir, tmp_path,
     hit = projection.cached_projection(len(test), entry.sha256, projection.data_key(test), "pca")
     assert hit is not None and hit.cached == "shipped" and hit.coords.shape == (len(test), 2)
     assert not list(cache.glob("*.npz"))  # nothing had to be computed into the user cache
+
+
+def test_exact_neighbours_match_brute_force_and_start_with_the_point_itself():
+    codes, _ = blobs(120)
+    codes[7] = codes[3]  # a duplicate must still list itself first
+    idx, dist = projection.exact_neighbours(codes, 6, chunk=50)  # chunks smaller than N
+    full = np.linalg.norm(codes[:, None] - codes[None], axis=-1)
+    assert idx.shape == dist.shape == (120, 6)
+    assert (idx[:, 0] == np.arange(120)).all() and np.allclose(dist[:, 0], 0, atol=1e-3)
+    np.testing.assert_allclose(dist, np.sort(full, 1)[:, :6], atol=1e-4)
