@@ -61,18 +61,34 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5) 
 
 
 @torch.no_grad()
+@torch.no_grad()
+def nearest_codes(queries: torch.Tensor, reference: torch.Tensor, k: int, chunk: int = 500,
+                  self_first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (N, k) of each query's k nearest reference codes (Euclidean) and their squared distances.
+
+    Works in chunks of queries, so memory stays at ``chunk`` x len(reference). With ``self_first``
+    the queries are the reference set and each row lists itself first, even among duplicates.
+    """
+    ref_sq = reference.pow(2).sum(1)
+    idx, sq_dist = [], []
+    for i in range(0, len(queries), chunk):
+        q = queries[i: i + chunk]
+        score = ref_sq[None, :] - 2 * q @ reference.T  # |q|^2 is constant per row: added after ranking
+        if self_first:
+            rows = torch.arange(len(q))
+            score[rows, rows + i] = float("-inf")
+        s, j = score.topk(k, dim=1, largest=False)
+        idx.append(j)
+        sq_dist.append((s + q.pow(2).sum(1, keepdim=True)).clamp_min(0))
+    return torch.cat(idx), torch.cat(sq_dist)
+
+
 def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 5, chunk: int = 500) -> float:
     """Share of test codes whose k nearest training codes (Euclidean) vote for the right label."""
-    correct = 0
-    train_sq = train_codes.pow(2).sum(1)
-    for i in range(0, len(test_codes), chunk):
-        q = test_codes[i: i + chunk]
-        d = train_sq[None, :] - 2 * q @ train_codes.T  # |q|^2 is constant per row, so not needed for ranking
-        nearest = d.topk(k, dim=1, largest=False).indices
-        votes = F.one_hot(train_labels[nearest], 10).sum(1).float()
-        votes += 1e-3 * F.one_hot(train_labels[nearest[:, 0]], 10)  # ties go to the nearest neighbour
-        correct += int((votes.argmax(1) == test_labels[i: i + chunk]).sum())
-    return correct / len(test_codes)
+    nearest, _ = nearest_codes(test_codes, train_codes, k, chunk)
+    votes = F.one_hot(train_labels[nearest], 10).sum(1).float()
+    votes += 1e-3 * F.one_hot(train_labels[nearest[:, 0]], 10)  # ties go to the nearest neighbour
+    return int((votes.argmax(1) == test_labels).sum()) / len(test_codes)
 
 
 def active_units(model: Autoencoder, codes: torch.Tensor) -> float:

@@ -160,20 +160,13 @@ def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress
         return reducer.fit_transform(codes).astype(np.float32)
 
 
-@torch.no_grad()
 def exact_neighbours(codes: np.ndarray, k: int, chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     """Indices (N, k) and Euclidean distances of each code's k nearest codes, itself first."""
+    from aecore.metrics import nearest_codes
+
     x = torch.from_numpy(np.asarray(codes, dtype=np.float64))
-    sq = x.pow(2).sum(1)
-    idx, dist = [], []
-    for i in range(0, len(x), chunk):
-        d2 = (sq[i: i + chunk, None] - 2 * x[i: i + chunk] @ x.T + sq[None, :]).clamp_min(0)
-        rows = torch.arange(i, min(i + chunk, len(x)))
-        d2[rows - i, rows] = -1.0  # a point is its own nearest neighbour, even among duplicates
-        v, j = d2.topk(k, dim=1, largest=False)
-        idx.append(j)
-        dist.append(v.clamp_min(0).sqrt())
-    return torch.cat(idx).numpy(), torch.cat(dist).numpy().astype(np.float32)
+    idx, sq_dist = nearest_codes(x, x, k, chunk, self_first=True)
+    return idx.numpy(), sq_dist.sqrt().numpy().astype(np.float32)
 
 
 def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str = "umap",
