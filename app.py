@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import app_state as S
+from aecore import storage
 
 S.page("Latent Lab")
 st.markdown(
@@ -29,7 +30,7 @@ with S.guard("Listing models"):
                                     "kNN(5) acc": st.column_config.NumberColumn(format="percent"),
                                     "-ELBO nats": st.column_config.NumberColumn(format="%.1f")})
         n_pre = sum(e.source == "pretrained" for e in entries)
-        where = f"`{S.catalog.user_models_dir()}`"
+        where = f"`{storage.user_models_dir()}`"
         st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where})."
                    + ("" if n_pre else " The pretrained checkpoints (assets/models) are not installed."))
 
@@ -37,6 +38,11 @@ with S.guard("Finding the dataset"):
     test = S.load_data("mnist", "test")
     st.subheader("Data")
     st.write(f"MNIST test split: **{len(test):,} images** from {test.source}.")
+    if test.source.startswith("bundled sample"):
+        st.caption("The bundled sample holds the whole test split and 10,000 of the 60,000 training digits. "
+                   "Nothing is downloaded unless you ask: the full MNIST is about 11 MB.")
+        if st.button("Download the full MNIST", icon=":material/download:", key="download_mnist"):
+            S.download_dataset("mnist")
 
 st.subheader("Pages")
 cols = st.columns(len(S.PAGES) - 1)

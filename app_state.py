@@ -120,6 +120,20 @@ def load_data(dataset: str = "mnist", split: str = "test"):
     return data.load(dataset, split)
 
 
+def download_dataset(dataset: str) -> None:
+    """Fetch a dataset into the data root with a progress bar; afterwards every page uses it."""
+    from aecore import data
+
+    bar = st.progress(0.0, text="Connecting…")
+    try:
+        folder = data.download_dataset(dataset, on_progress=lambda f, message: bar.progress(min(1.0, f), message))
+    finally:
+        bar.empty()
+    load_data.clear()
+    data_key.clear()
+    st.success(f"Saved in {folder}: every page now uses it.")
+
+
 @st.cache_resource(show_spinner=False)
 def classifier():
     """The reference CNN, or None when assets/classifier.safetensors is absent or unreadable."""

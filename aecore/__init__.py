@@ -6,7 +6,7 @@
     checkpoint.save(result.model, "dense.safetensors")
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from aecore.config import ConfigError, field_specs  # noqa: E402
 from aecore.models import VARIANTS, AEOutput, Autoencoder, build, get_variant  # noqa: E402

@@ -1,4 +1,4 @@
-"""The models on offer: pretrained checkpoints shipped in assets/models plus the user's own folder.
+"""The models on offer: the pretrained checkpoints shipped with the package plus the user's own folder.
 
 Listing reads only each file's header (cheap); the content hash that keys every cache is computed
 once per file version (path, size, mtime).
@@ -7,7 +7,6 @@ once per file version (path, size, mtime).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,32 +14,11 @@ from pathlib import Path
 
 from aecore import checkpoint
 from aecore.checkpoint import CheckpointError
+from aecore.storage import pretrained_dir, user_models_dir, write_atomic
 
 SUFFIX = ".safetensors"
+HEADER_LIMIT = 100 * 1024 * 1024  # a safetensors header longer than this is not an aecore checkpoint
 _HASHES: dict[tuple, str] = {}
-
-
-def pretrained_dir() -> Path:
-    env = os.environ.get("AECORE_PRETRAINED_DIR")
-    if env:
-        return Path(env).expanduser()
-    from aecore.pretrain import MODELS_DIR
-
-    return MODELS_DIR
-
-
-def cache_root() -> Path:
-    env = os.environ.get("AECORE_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aecore"
-
-
-def user_models_dir() -> Path:
-    env = os.environ.get("AECORE_MODELS_DIR")
-    if env:
-        return Path(env).expanduser()
-    return cache_root() / "models"
 
 
 @dataclass
@@ -98,16 +76,12 @@ def file_sha256(path: str | Path) -> str:
 
 
 def read_header(path: str | Path) -> dict:
-    """A checkpoint's aecore metadata, reading only the safetensors header."""
-    path = Path(path)
+    """A checkpoint's aecore metadata, reading only the safetensors header (or enough bytes to say what
+    the file is instead)."""
     with open(path, "rb") as f:
         head = f.read(8)
-        if len(head) < 8:
-            raise CheckpointError("file is empty or truncated")
-        n = int.from_bytes(head, "little")
-        if n <= 0 or n > 100 * 1024 * 1024:
-            raise CheckpointError("not a safetensors file (bad header length)")
-        body = f.read(n)
+        n = int.from_bytes(head, "little") if len(head) == 8 else 0
+        body = f.read(n if 0 < n <= HEADER_LIMIT else 4096)
     return checkpoint.read_metadata(head + body)
 
 
@@ -175,7 +149,7 @@ def import_upload(data: bytes, filename: str = "uploaded", folder: Path | None =
                 return describe(p, "yours"), False
     stem = Path(filename).name
     stem = stem[: -len(SUFFIX)] if stem.endswith(SUFFIX) else Path(stem).stem
-    path = checkpoint.write_atomic(unique_path(folder, stem or meta["variant"]), data)
+    path = write_atomic(unique_path(folder, stem or meta["variant"]), data)
     return describe(path, "yours"), True
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,7 +12,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from aecore.config import ConfigError, from_dict, to_dict
+from aecore.data import DATASETS
 from aecore.models import Autoencoder, UnknownVariant, get_variant
+from aecore.storage import write_atomic
 
 FORMAT = "aecore-checkpoint"
 FORMAT_VERSION = 1
@@ -41,53 +41,79 @@ def to_bytes(model: Autoencoder, **meta) -> bytes:
 
 
 def save(model: Autoencoder, path: str | Path, **meta) -> Path:
-    """Serialise and write atomically (see :func:`write_atomic`)."""
+    """Serialise and write atomically (see :func:`aecore.storage.write_atomic`)."""
     return write_atomic(Path(path), to_bytes(model, **meta))
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """A temp file in the same folder, fsync, then rename: a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+# Magic numbers of the files people most often mistake for a checkpoint.
+_KINDS = [(b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"%PDF", "a PDF document"), (b"\x1f\x8b", "a gzip archive"), (b"\x7fELF", "a program (ELF)"),
+          (b"PK\x03\x04", "a PyTorch .pt (pickle) file or zip archive; aecore loads only safetensors checkpoints"),
+          (b"\x80", "a pickle or PyTorch .pt file; aecore loads only safetensors checkpoints")]
+
+
+def _foreign(what: str) -> CheckpointError:
+    return CheckpointError(f"not an aecore checkpoint: {what}")
+
+
+def sniff(data: bytes) -> str:
+    """What a file that is not a safetensors checkpoint looks like, in a few words."""
+    if not data:
+        return "the file is empty"
+    for magic, kind in _KINDS:
+        if data.startswith(magic):
+            return kind
+    if len(data) < 16:
+        return f"only {len(data)} bytes long (truncated?)"
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        text = data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return f"unrecognised binary data ({len(data):,} bytes)"
+    return "a JSON file" if text.lstrip()[:1] in ("{", "[") else "a text file"
+
+
+def _json_object(raw, what: str) -> dict:
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError):
+        raise CheckpointError(f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{what} is not a JSON object")
+    return value
 
 
 def read_metadata(data: bytes) -> dict:
-    """The aecore header of a checkpoint, checked, without building the model."""
+    """The aecore header of a checkpoint, checked, without building the model.
+
+    Any malformed content ends in a CheckpointError whose message is one line saying what is wrong."""
     if len(data) > MAX_BYTES:
         raise CheckpointError(f"file is {len(data) / 1e6:.0f} MB, larger than any aecore checkpoint")
-    # A safetensors header length can start with these bytes too (~1 in 256 files): its JSON starts at byte 8.
-    if (data[:2] == b"PK" or data[:1] == b"\x80") and data[8:9] != b"{":
-        raise CheckpointError("this is a pickle/PyTorch .pt file; aecore only loads safetensors checkpoints")
-    if len(data) < 8:
-        raise CheckpointError("file is empty or truncated")
-    header_len = int.from_bytes(data[:8], "little")
-    if header_len <= 0 or 8 + header_len > len(data):
-        raise CheckpointError("not a safetensors file (bad header length: truncated or another format)")
-    try:
-        header = json.loads(data[8: 8 + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError("not a safetensors file (header is not JSON)") from None
-    raw = (header.get("__metadata__") or {}).get("aecore") if isinstance(header, dict) else None
+    header_len = int.from_bytes(data[:8], "little") if len(data) >= 8 else 0
+    # A header that opens with '{' is safetensors, even where its length's first byte looks like a magic number.
+    if data[8:9] != b"{":
+        raise _foreign(sniff(data))
+    if 8 + header_len > len(data):
+        raise CheckpointError("a safetensors file cut short (truncated download or copy?)")
+    header = _json_object(data[8: 8 + header_len], "the safetensors header")
+    metadata = header.get("__metadata__")
+    raw = metadata.get("aecore") if isinstance(metadata, dict) else None
     if raw is None:
-        raise CheckpointError("a safetensors file, but not an aecore checkpoint (no aecore metadata)")
-    try:
-        meta = json.loads(raw)
-    except json.JSONDecodeError:
-        raise CheckpointError("aecore metadata is not valid JSON") from None
+        raise _foreign("a safetensors file without aecore metadata (from another program?)")
+    meta = _json_object(raw, "its aecore metadata")
     if meta.get("format") != FORMAT or not isinstance(meta.get("config"), dict):
         raise CheckpointError("aecore metadata lacks the format tag or the config")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"written by a newer aecore (format {meta['format_version']}); upgrade aecore")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"aecore metadata has a bad format_version ({str(version)[:20]!r})")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"written by a newer aecore (format {version}); upgrade aecore")
+    if not isinstance(meta.get("variant"), str):
+        raise CheckpointError("aecore metadata does not name a variant")
+    if meta.get("dataset", "mnist") not in DATASETS:
+        raise CheckpointError(f"aecore metadata names an unknown dataset ({str(meta['dataset'])[:40]!r})")
+    for key in ("metrics", "train_config", "history"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise CheckpointError(f"aecore metadata has a malformed {key!r} entry")
     return meta
 
 

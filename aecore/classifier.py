@@ -8,12 +8,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
 from torch import nn
 
-from aecore.data import ASSETS, ImageData, batches
+from aecore import storage
+from aecore.data import ImageData, batches
 
-CLASSIFIER_PATH = ASSETS / "classifier.safetensors"
+CLASSIFIER_PATH = storage.asset("classifier.safetensors")
 
 
 class DigitClassifier(nn.Module):
@@ -66,12 +68,9 @@ def accuracy(model: DigitClassifier, data: ImageData) -> float:
     return float((model.probabilities(data.images).argmax(1) == data.labels).float().mean())
 
 
-def save_classifier(model: DigitClassifier, info: dict, path: Path = CLASSIFIER_PATH) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={"aecore_classifier": json.dumps(info)})
-    tmp.replace(path)
+def save_classifier(model: DigitClassifier, info: dict, path: Path) -> Path:
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    return storage.write_atomic(path, st_save(tensors, metadata={"aecore_classifier": json.dumps(info)}))
 
 
 def load_classifier(path: Path = CLASSIFIER_PATH) -> DigitClassifier:

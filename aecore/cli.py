@@ -7,10 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from aecore import checkpoint, data
+from aecore import checkpoint, data, storage
 from aecore.config import ConfigError, to_dict
 from aecore.models import VARIANTS, UnknownVariant, build, get_variant
 from aecore.train import TrainingDiverged, config_for, train
@@ -45,7 +44,16 @@ def cmd_variants(args):
 
 
 def cmd_data(args):
-    print(f"data root: {Path(args.data_dir).expanduser() if args.data_dir else data.default_data_dir()}")
+    if args.download:
+        with tqdm(total=1.0, desc=f"downloading {args.dataset}", file=sys.stderr,
+                  bar_format="{desc}: {percentage:3.0f}% {elapsed}") as bar:
+            def show(fraction, message):
+                bar.n = fraction
+                bar.set_description(message)
+
+            folder = data.download_dataset(args.dataset, args.data_dir, timeout=args.timeout, on_progress=show)
+        print(f"{args.dataset} is in {folder}", file=sys.stderr)
+    print(f"data root: {storage.data_root(args.data_dir)}")
     for row in data.sources(args.data_dir):
         print(f"{'found  ' if row['found'] else 'missing'} {row['dataset']:14s} {row['source']:15s} {row['path']}")
 
@@ -90,15 +98,23 @@ def cmd_train(args):
         print(json.dumps(metrics))
 
 
+def _checkpoint_path(text: str) -> Path:
+    """A file path, or the name of a shipped model (``aecore eval dense``)."""
+    path = Path(text).expanduser()
+    shipped = storage.pretrained_dir() / f"{text}.safetensors"
+    return shipped if not path.exists() and "/" not in text and shipped.is_file() else path
+
+
 def cmd_eval(args):
-    model, meta = checkpoint.load(args.checkpoint)
+    path = _checkpoint_path(args.checkpoint)
+    model, meta = checkpoint.load(path)
     dataset = meta.get("dataset", "mnist")
     train_data, test = _load_splits(dataset, args.data_dir)
     metrics = _evaluate(model, test, train_data, dataset)
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"{args.checkpoint}: {meta['variant']} trained on {dataset}")
+        print(f"{path}: {meta['variant']} trained on {dataset}")
         for k, v in metrics.items():
             print(f"  {k:22s} {v:.6g}" if isinstance(v, float) else f"  {k:22s} {v}")
 
@@ -111,11 +127,10 @@ def cmd_pretrain(args):
     if not train_data.source.startswith(("data root", "downloaded")):
         raise data.DataUnavailable(f"pretrain needs the full MNIST, found only the {train_data.source}: "
                                    "pass --data-dir or set AECORE_DATA_DIR")
-    out_dir = Path(args.out_dir)
-    clf = pretrain.ensure_classifier(train_data, test, log=lambda s: print(s, file=sys.stderr))
-    names = [] if args.card_only else args.variants.split(",") if args.variants else list(VARIANTS)
+    out_dir = Path(args.out_dir) if args.out_dir else storage.cache_root() / "pretrained"
+    clf = pretrain.ensure_classifier(train_data, test, out_dir, log=lambda s: print(s, file=sys.stderr))
+    names = [] if args.card_only else args.variants
     for name in names:
-        get_variant(name)
         with tqdm(total=1, desc=f"pretrain {name}", unit="step", file=sys.stderr) as bar:
             path, metrics = pretrain.pretrain_one(name, train_data, test, out_dir, _progress_hook(bar),
                                                   lambda m: evaluate(m, test, train_data, clf))
@@ -123,6 +138,15 @@ def cmd_pretrain(args):
               file=sys.stderr)
     pretrain.write_card(out_dir, train_data, test)
     print(f"wrote {out_dir / 'README.md'}", file=sys.stderr)
+
+
+def _variant_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown variant {', '.join(unknown) or '(none)'}: choose from "
+                                         + ", ".join(VARIANTS))
+    return names
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -135,12 +159,17 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="aecore", description="Train, evaluate and ship MNIST autoencoders.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help="dataset root (default: $AECORE_DATA_DIR or ~/.cache/aecore/data)")
+    common.add_argument("--data-dir", help="dataset root (default: $AECORE_DATA_DIR, else ~/.cache/aecore/data)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     sub.add_parser("variants", help="list the model variants").set_defaults(fn=cmd_variants)
-    sub.add_parser("data", parents=[common], help="show which dataset files are found").set_defaults(fn=cmd_data)
+    d = sub.add_parser("data", parents=[common], help="show which dataset files are found; --download fetches one")
+    d.add_argument("--download", action="store_true", help="download the dataset into the data root")
+    d.add_argument("--dataset", default="mnist", choices=data.DATASETS, help="with --download (default: mnist)")
+    d.add_argument("--timeout", type=float,
+                   help=f"seconds to wait on a silent mirror (default {data.DOWNLOAD_TIMEOUT:g})")
+    d.set_defaults(fn=cmd_data)
     t = sub.add_parser("train", parents=[common], help="train one variant and save it")
-    t.add_argument("variant", help=", ".join(VARIANTS))
+    t.add_argument("variant", choices=list(VARIANTS), metavar="VARIANT", help=", ".join(VARIANTS))
     t.add_argument("--epochs", type=int)
     t.add_argument("--latent-dim", type=int)
     t.add_argument("--batch-size", type=int)
@@ -150,28 +179,32 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train-size", type=int, help="train on a class-balanced slice of this many images")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
-    t.add_argument("--out", help="checkpoint path (default: VARIANT.safetensors)")
+    t.add_argument("--out", help="checkpoint path (default: VARIANT.safetensors in the current folder)")
     t.add_argument("--fast-eval", action="store_true", help="report test MSE only (skip kNN and the rest)")
     t.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
     e = sub.add_parser("eval", parents=[common], help="evaluate a checkpoint on the test split")
-    e.add_argument("checkpoint")
+    e.add_argument("checkpoint", help="a checkpoint file, or the name of a shipped model (e.g. dense)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_eval)
-    pt = sub.add_parser("pretrain", parents=[common], help="rebuild assets/models/ (needs full MNIST)")
-    pt.add_argument("--variants", help="comma-separated subset (default: all)")
+    pt = sub.add_parser("pretrain", parents=[common], help="train every shipped model again (needs full MNIST)")
+    pt.add_argument("--variants", type=_variant_list, default=list(VARIANTS),
+                    help="comma-separated subset (default: all)")
     pt.add_argument("--card-only", action="store_true", help="only rewrite the model card from the files")
-    pt.add_argument("--out-dir", default=str(Path(__file__).resolve().parent.parent / "assets" / "models"))
+    pt.add_argument("--out-dir", help="where the checkpoints and card go (default: ~/.cache/aecore/pretrained; "
+                    "a checkout's assets/models to replace the shipped ones)")
     pt.set_defaults(fn=cmd_pretrain)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     try:
         args.fn(args)
+    except UnknownVariant as e:  # a usage error, like argparse's own
+        print(f"aecore: error: {e}", file=sys.stderr)
+        return 2
     except EXPECTED_ERRORS as e:
         print(f"aecore: error: {e}", file=sys.stderr)
         return 1

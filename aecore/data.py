@@ -1,14 +1,23 @@
 """Datasets held in memory as tensors, with every source named.
 
-Sources, tried in order: the data root (``--data-dir``, ``$AECORE_DATA_DIR``, or a per-user cache),
-torchvision's download into it, Debian's Fashion-MNIST package, and the bundled MNIST sample.
+One rule, shared by the CLI and the app, finds a split; nothing is downloaded unless asked:
+
+1. the data root (``--data-dir``, else ``$AECORE_DATA_DIR``, else ``~/.cache/aecore/data``; see
+   :func:`aecore.storage.data_root`), in torchvision's layout (``MNIST/raw``, ``FashionMNIST/raw``,
+   IDX files, plain or gzipped);
+2. for Fashion-MNIST, Debian's ``dataset-fashion-mnist`` package;
+3. only with ``download=True``: a download into the data root (:func:`download`), with a timeout;
+4. for MNIST, the sample bundled with the package (the whole test split, 10,000 training images).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
-import warnings
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-BUNDLED_SAMPLE = ASSETS / "data" / "mnist_sample.npz"
+from aecore import storage
+
+BUNDLED_SAMPLE = storage.asset("data", "mnist_sample.npz")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 DATASETS = ("mnist", "fashion_mnist")
 CLASS_NAMES = {
@@ -25,6 +35,9 @@ CLASS_NAMES = {
     "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
 }
+FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # torchvision's layout under the data root
+PREFIX = {"train": "train", "test": "t10k"}
+DOWNLOAD_TIMEOUT = 10.0  # seconds without an answer before a mirror counts as unreachable
 
 
 class DataUnavailable(RuntimeError):
@@ -71,11 +84,7 @@ def balanced_indices(labels: Tensor, n: int, seed: int = 0) -> Tensor:
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("AECORE_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "aecore" / "data"
+    return storage.data_root()
 
 
 def _as_float(images_u8: Tensor) -> Tensor:
@@ -97,21 +106,22 @@ def read_idx(path: Path) -> np.ndarray:
     return body.reshape(dims)
 
 
-def _torchvision(dataset: str, split: str, root: Path, download: bool) -> tuple[Tensor, Tensor]:
-    from torchvision import datasets
+def _idx_pair(folder: Path, split: str) -> tuple[Tensor, Tensor]:
+    """Images and labels of one split from IDX files in ``folder`` (plain or gzipped)."""
+    def find(kind: str) -> Path:
+        for name in (f"{PREFIX[split]}-{kind}", f"{PREFIX[split]}-{kind}.gz"):
+            if (folder / name).is_file():
+                return folder / name
+        raise DataUnavailable(f"no {PREFIX[split]}-{kind} in {folder}")
 
-    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = cls(root=str(root), train=split == "train", download=download)
-    return ds.data, ds.targets
+    images, labels = read_idx(find("images-idx3-ubyte")), read_idx(find("labels-idx1-ubyte"))
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (len(images),):
+        raise DataUnavailable(f"{folder}: images {images.shape} and labels {labels.shape} do not match")
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
 def _debian_fashion(split: str) -> tuple[Tensor, Tensor]:
-    prefix = "train" if split == "train" else "t10k"
-    images = read_idx(DEBIAN_FASHION / f"{prefix}-images-idx3-ubyte.gz")
-    labels = read_idx(DEBIAN_FASHION / f"{prefix}-labels-idx1-ubyte.gz")
-    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+    return _idx_pair(DEBIAN_FASHION, split)
 
 
 def _bundled(split: str) -> tuple[Tensor, Tensor]:
@@ -119,55 +129,114 @@ def _bundled(split: str) -> tuple[Tensor, Tensor]:
         return torch.from_numpy(z[f"{split}_images"]), torch.from_numpy(z[f"{split}_labels"].astype(np.int64))
 
 
-def _download_allowed() -> bool:
-    return os.environ.get("AECORE_OFFLINE", "").lower() not in ("1", "true", "yes")
-
-
 def load(dataset: str = "mnist", split: str = "train", data_dir: str | Path | None = None,
-         download: bool | None = None) -> ImageData:
-    """Load a split into memory, trying each source in turn; ``source`` says which one answered."""
+         download: bool = False, on_progress: Callable[[float, str], None] | None = None) -> ImageData:
+    """Load a split into memory from the first source that has it (see the module docstring);
+    ``source`` says which one answered. Downloads only when ``download`` is True."""
     if dataset not in DATASETS:
         raise DataUnavailable(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
-    if split not in ("train", "test"):
+    if split not in PREFIX:
         raise DataUnavailable(f"unknown split {split!r}: use train or test")
-    root = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    download = _download_allowed() if download is None else download
+    root = storage.data_root(data_dir)
+    folder = root / FOLDERS[dataset] / "raw"
     attempts: list[str] = []
 
     def done(images, labels, source):
         return ImageData(_as_float(images), labels.long(), dataset, split, source)
 
     try:
-        return done(*_torchvision(dataset, split, root, download=False), f"data root {root}")
-    except Exception as e:  # missing or corrupt files: fall through to the next source
-        attempts.append(f"data root {root}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        return done(*_idx_pair(folder, split), f"data root {root}")
+    except (DataUnavailable, OSError, EOFError) as e:  # missing or corrupt files: try the next source
+        attempts.append(f"data root: {e}")
     if dataset == "fashion_mnist" and DEBIAN_FASHION.is_dir():
         try:
             return done(*_debian_fashion(split), f"Debian package ({DEBIAN_FASHION})")
-        except Exception as e:
-            attempts.append(f"Debian: {e}")
+        except (DataUnavailable, OSError, EOFError) as e:
+            attempts.append(f"Debian package: {e}")
     if download:
         try:
-            return done(*_torchvision(dataset, split, root, download=True), f"downloaded to {root}")
-        except Exception as e:
-            attempts.append(f"download: {type(e).__name__}")
+            download_dataset(dataset, root, on_progress=on_progress)
+            return done(*_idx_pair(folder, split), f"downloaded to {root}")
+        except (DataUnavailable, OSError, EOFError) as e:
+            attempts.append(str(e))
     if dataset == "mnist" and BUNDLED_SAMPLE.exists():
         return done(*_bundled(split), f"bundled sample ({BUNDLED_SAMPLE.name}, {split} split)")
-    raise DataUnavailable(f"no source has {dataset} {split}: " + "; ".join(attempts))
+    raise DataUnavailable(f"no source has {dataset} {split}: " + "; ".join(attempts)
+                          + ("" if download else " (aecore data --download fetches it)"))
 
 
 def sources(data_dir: str | Path | None = None) -> list[dict]:
-    """Which dataset files exist where, without loading or downloading anything."""
-    root = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    """Which dataset files exist where, in the order :func:`load` tries them; reads and downloads nothing."""
+    root = storage.data_root(data_dir)
     rows = []
-    for name, folder in (("mnist", root / "MNIST" / "raw"), ("fashion_mnist", root / "FashionMNIST" / "raw")):
-        found = folder.is_dir() and any(folder.glob("*idx3-ubyte*"))
-        rows.append({"dataset": name, "source": "data root", "path": str(folder), "found": found})
+    for name, folder in FOLDERS.items():
+        path = root / folder / "raw"
+        found = path.is_dir() and any(path.glob("*-images-idx3-ubyte*"))
+        rows.append({"dataset": name, "source": "data root", "path": str(path), "found": found})
     rows.append({"dataset": "fashion_mnist", "source": "Debian package", "path": str(DEBIAN_FASHION),
                  "found": (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").exists()})
     rows.append({"dataset": "mnist", "source": "bundled sample", "path": str(BUNDLED_SAMPLE),
                  "found": BUNDLED_SAMPLE.exists()})
     return rows
+
+
+def _mirrors(dataset: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Base URLs and (file name, md5) of a dataset: torchvision's lists, so they stay current."""
+    from torchvision import datasets
+
+    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
+    return list(cls.mirrors), list(cls.resources)
+
+
+def download_dataset(dataset: str = "mnist", data_dir: str | Path | None = None, timeout: float | None = None,
+             on_progress: Callable[[float, str], None] | None = None, mirrors: list[str] | None = None) -> Path:
+    """Fetch a dataset's four IDX files into the data root and return their folder.
+
+    Each file is checked against its md5 and written atomically; files already there are kept. A mirror
+    that does not answer within ``timeout`` seconds is skipped, so this never hangs: with no network it
+    ends in a DataUnavailable within (mirrors × timeout) seconds. ``AECORE_OFFLINE=1`` refuses at once."""
+    if dataset not in DATASETS:
+        raise DataUnavailable(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
+    if os.environ.get("AECORE_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise DataUnavailable("not downloading: AECORE_OFFLINE is set")
+    timeout = float(os.environ.get("AECORE_DOWNLOAD_TIMEOUT", DOWNLOAD_TIMEOUT)) if timeout is None else timeout
+    report = on_progress or (lambda fraction, message: None)
+    default_mirrors, files = _mirrors(dataset)
+    folder = storage.data_root(data_dir) / FOLDERS[dataset] / "raw"
+    for i, (name, md5) in enumerate(files):
+        target = folder / name.removesuffix(".gz")
+        if target.is_file():
+            continue
+        message = f"downloading {name} ({i + 1}/{len(files)})"
+        report(i / len(files), message)
+        payload = _fetch(name, md5, mirrors or default_mirrors, timeout,
+                         lambda f, i=i, message=message: report((i + f) / len(files), message))
+        storage.write_atomic(target, gzip.decompress(payload))
+    report(1.0, f"{dataset} is in {folder}")
+    return folder
+
+
+def _fetch(name: str, md5: str, mirrors: list[str], timeout: float, report: Callable[[float], None]) -> bytes:
+    problems = []
+    for base in mirrors:
+        try:
+            with urllib.request.urlopen(base + name, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0)
+                chunks, got = [], 0
+                while chunk := response.read(1 << 16):
+                    chunks.append(chunk)
+                    got += len(chunk)
+                    if total:
+                        report(got / total)
+            payload = b"".join(chunks)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", None) or e
+            problems.append(f"{urllib.request.urlparse(base).hostname}: {str(reason)[:80] or type(e).__name__}")
+            continue
+        if hashlib.md5(payload).hexdigest() == md5:
+            return payload
+        problems.append(f"{urllib.request.urlparse(base).hostname}: {name} failed its checksum")
+    raise DataUnavailable(f"could not download {name} (offline?): " + "; ".join(problems))
 
 
 def batches(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None):

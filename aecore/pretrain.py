@@ -8,14 +8,14 @@ from pathlib import Path
 
 import torch
 
-from aecore import checkpoint
+from aecore import checkpoint, storage
 from aecore.classifier import CLASSIFIER_PATH, load_classifier, save_classifier, train_classifier
-from aecore.data import ASSETS, ImageData
+from aecore.data import ImageData
 from aecore.metrics import knn_accuracy, per_image_mse
 from aecore.models import VARIANTS, build
 from aecore.train import config_for, train
 
-MODELS_DIR = ASSETS / "models"
+MODELS_DIR = storage.asset("models")  # the shipped checkpoints (read only)
 
 # Longer runs than the quick defaults: these are the shipped models, trained once.
 RECIPES: dict[str, tuple[dict, dict]] = {
@@ -49,16 +49,19 @@ def pca_baseline(train_data: ImageData, test: ImageData, dim: int, knn_k: int = 
             f"knn{knn_k}_acc": knn_accuracy(codes, train_data.labels, test_codes, test.labels, knn_k)}
 
 
-def ensure_classifier(train_data: ImageData, test: ImageData, log=print):
-    if not CLASSIFIER_PATH.exists():
-        log("training the reference classifier")
-        model, info = train_classifier(train_data, test, log=log)
-        info["source"] = train_data.source
-        save_classifier(model, info)
-    return load_classifier()
+def ensure_classifier(train_data: ImageData, test: ImageData, out_dir: Path, log=print):
+    """The shipped reference classifier, or else one trained now and saved in ``out_dir``."""
+    for path in (CLASSIFIER_PATH, out_dir / CLASSIFIER_PATH.name):
+        if path.exists():
+            return load_classifier(path)
+    log("training the reference classifier")
+    model, info = train_classifier(train_data, test, log=log)
+    info["source"] = train_data.source
+    save_classifier(model, info, out_dir / CLASSIFIER_PATH.name)
+    return model.eval()
 
 
-def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Path = MODELS_DIR,
+def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Path,
                  on_progress=None, evaluate_fn=None) -> tuple[Path, dict]:
     model_cfg, train_cfg = RECIPES[name]
     cfg = config_for(VARIANTS[name], **train_cfg)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore.data import ASSETS
+from aecore import storage
 
 METHODS = ("umap", "pca", "tsne")
 METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
@@ -31,15 +30,16 @@ DEFAULTS = {
     "pca": {},
     "tsne": {"perplexity": 30.0, "seed": 0},
 }
-SHIPPED_DIR = ASSETS / "projections"
+SHIPPED_DIR = storage.asset("projections")
+
+# What a truncated, empty or foreign cache file raises: such an entry is treated as missing and recomputed.
+UNREADABLE = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
 
 Progress = Callable[[float, str], None]
 
 
 def cache_dir() -> Path:
-    from aecore.catalog import cache_root
-
-    return cache_root() / "projections"
+    return storage.cache_root() / "projections"
 
 
 def settings_for(method: str, settings: dict | None = None, n: int | None = None) -> dict:
@@ -85,7 +85,7 @@ def _read(path: Path) -> np.ndarray | None:
     try:
         with np.load(path) as z:
             return z["coords"].astype(np.float32)
-    except (OSError, KeyError, ValueError):
+    except UNREADABLE:
         return None
 
 
@@ -101,19 +101,8 @@ def lookup(key: str) -> tuple[np.ndarray, str] | None:
 
 
 def _write_npz(folder: Path, name: str, **arrays) -> Path:
-    """Write ``folder/name.npz`` atomically (temp file, rename), readable by everyone."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.npz"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped and shared caches must be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``folder/name.npz`` atomically."""
+    return storage.write_atomic(folder / f"{name}.npz", lambda f: np.savez_compressed(f, **arrays))
 
 
 def store(key: str, coords: np.ndarray, folder: Path | None = None, **info) -> Path:
@@ -145,6 +134,7 @@ def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress
         tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=settings.get("seed", 0))
         return tsne.fit_transform(codes).astype(np.float32)
     report(0.1, "UMAP: loading (the first use compiles with numba, about 15 s)")
+    storage.third_party_caches()
     import umap
 
     k = min(int(settings.get("n_neighbors", 15)), n - 1)
@@ -211,7 +201,7 @@ def _lookup_array(name: str, shipped: bool = True, folders: list[Path] | None = 
             try:
                 with np.load(path) as z:
                     return z["values"].astype(np.float32)
-            except (OSError, KeyError, ValueError):
+            except UNREADABLE:
                 continue
     return None
 

@@ -7,7 +7,7 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
-from aecore import VARIANTS, catalog, jobs  # noqa: E402
+from aecore import VARIANTS, catalog, jobs, storage  # noqa: E402
 from aecore.data import DATASETS  # noqa: E402
 from aecore.train import TrainConfig, config_for  # noqa: E402
 
@@ -29,7 +29,7 @@ with S.guard("Training settings"):
                                  skip=("device", "dataset"), columns=4)
     if st.button("Start training", type="primary", disabled=busy, key="start"):
         try:
-            job = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, catalog.user_models_dir())
+            job = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, storage.user_models_dir())
         except S.ConfigError as e:
             st.error(f"Bad hyperparameters: {e}")
         else:

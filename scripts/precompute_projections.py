@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from aecore import catalog, data, projection  # noqa: E402
 from aecore.metrics import encode_all  # noqa: E402
@@ -26,8 +27,8 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="+", default=["umap", "pca"], choices=projection.METHODS,
                     help="default: umap pca (t-SNE of 10,000 points takes minutes a model; the app makes it on demand)")
     ap.add_argument("--models", nargs="*", help="variant names (default: every model in assets/models)")
-    ap.add_argument("--models-dir", type=Path, default=catalog.pretrained_dir())
-    ap.add_argument("--out", type=Path, default=projection.SHIPPED_DIR)
+    ap.add_argument("--models-dir", type=Path, default=REPO / "assets" / "models")
+    ap.add_argument("--out", type=Path, default=REPO / "assets" / "projections")
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
     paths = sorted(args.models_dir.glob("*.safetensors"))

@@ -18,6 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 SCREENSHOTS = REPO / "docs" / "screenshots"
+# Tests write screenshots under test-artifacts/ (ignored by git); only LATENT_LAB_SCREENSHOTS=1 also updates
+# the README's pictures in docs/screenshots, so an ordinary test run leaves the checkout clean.
+UPDATE_DOCS = os.environ.get("LATENT_LAB_SCREENSHOTS", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -87,14 +90,14 @@ def full_data_dir() -> Path | None:
 
 
 def pretrained_models() -> list[Path]:
-    from aecore.catalog import pretrained_dir
+    from aecore.storage import pretrained_dir
 
     folder = pretrained_dir()
     return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
 
 
 class AppServer:
-    """``streamlit run app.py`` on a free port, as a subprocess of the repo root."""
+    """The app as ``latent-lab`` serves it (``serve.py``) on a free port, as a subprocess of the repo root."""
 
     def __init__(self, env: dict, log: Path, port: int | None = None):
         self.env, self.log, self.port = env, log, port or free_port()
@@ -107,8 +110,7 @@ class AppServer:
         self.started = time.perf_counter()
         self._log = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            [sys.executable, "serve.py", "--port", str(self.port)],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         self.wait_healthy(timeout)
         return self
@@ -304,7 +306,7 @@ def screenshot(page, name: str, docs: bool = True) -> Path:
     page.screenshot(path=str(out), full_page=True)
     if tall != size["height"]:
         page.set_viewport_size(size)
-    if docs:
+    if docs and UPDATE_DOCS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out, SCREENSHOTS / f"{name}.png")
     return out

@@ -39,6 +39,14 @@ def test_home_lists_models_and_data_source(app_env):
     assert any("bundled sample" in m.value for m in at.markdown)
 
 
+def test_home_download_button_says_in_one_line_when_offline(app_env):
+    at = run("app.py")
+    at.button(key="download_mnist").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Finding the dataset: not downloading: AECORE_OFFLINE is set"]
+    assert any("bundled sample" in m.value for m in at.markdown)  # the app goes on with what it has
+
+
 def test_draw_empty_canvas_is_a_hint(app_env):
     at = run("pages/2_Draw.py")
     no_errors(at)

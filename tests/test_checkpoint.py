@@ -65,8 +65,43 @@ def test_refuses_truncated_files(good_bytes):
     assert "truncated" in _refusal(good_bytes[:5])
 
 
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"", "empty"),
+    (b"hello world, this is not a model at all", "a text file"),
+    (b'{"weights": [1, 2, 3], "note": "a JSON file, not a model"}', "a JSON file"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+    (b"\xff\xd8\xff\xe0" + bytes(64), "a JPEG image"),
+    (bytes(range(256)) * 4, "unrecognised binary data"),
+])
+def test_says_what_a_file_is_when_it_is_not_a_checkpoint(data, kind):
+    msg = _refusal(data)
+    assert msg.startswith("not an aecore checkpoint: ") and kind in msg
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("[1, 2]", "not a JSON object"), ("null", "not a JSON object"), ("{not json", "not valid JSON"),
+])
+def test_refuses_malformed_metadata_in_one_line(raw, reason):
+    data = st_save({"w": torch.zeros(3)}, metadata={"aecore": raw})
+    assert reason in _refusal(data)
+
+
+def test_refuses_metadata_with_bad_fields(good_bytes):
+    assert "format_version" in _refusal(_with_meta(good_bytes, format_version="1"))
+    assert "unknown dataset" in _refusal(_with_meta(good_bytes, dataset="../../etc/passwd"))
+    assert "'metrics'" in _refusal(_with_meta(good_bytes, metrics=[1, 2]))
+
+
+def test_files_get_the_users_usual_permissions(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = checkpoint.save(build("dense", {"latent_dim": 4}), tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
 def test_refuses_garbage_and_foreign_safetensors():
-    assert "not a safetensors" in _refusal(b"hello world, this is not a model at all")
     foreign = st_save({"w": torch.zeros(3)}, metadata={"framework": "other"})
     assert "not an aecore checkpoint" in _refusal(foreign)
 

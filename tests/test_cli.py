@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from aecore import build
+from aecore import VARIANTS, build
 
 
 def run(*args, env_extra=None, cwd=None):
@@ -33,7 +33,7 @@ def test_variants_lists_every_name_with_a_description():
     proc = run("variants")
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert names == ["dense", "deep", "conv", "denoising", "sparse", "vae", "conv_vae", "cvae"]
+    assert names == list(VARIANTS)
 
 
 def test_data_reports_sources(offline):
@@ -69,19 +69,46 @@ def test_train_vae_with_beta(tmp_path, offline):
     assert model.config.beta == 2.0 and meta["train_config"]["epochs"] == 1
 
 
-@pytest.mark.parametrize("args", [
-    ["train", "transformer"],
-    ["train", "dense", "--lr", "-1"],
-    ["train", "dense", "--epochs", "0"],
-    ["train", "dense", "--beta", "2"],
-    ["train", "dense", "--latent-dim", "100000"],
-    ["eval", "/nonexistent/model.safetensors"],
-    ["train", "dense", "--epochs", "many"],
-    ["train"],
-    ["frobnicate"],
+@pytest.mark.parametrize(("args", "status"), [
+    (["train", "transformer"], 2),  # usage errors: argparse's status
+    (["train", "dense", "--epochs", "many"], 2),
+    (["train"], 2),
+    (["frobnicate"], 2),
+    (["pretrain", "--variants", "dense,transformer"], 2),
+    (["train", "dense", "--lr", "-1"], 1),  # bad values and files
+    (["train", "dense", "--epochs", "0"], 1),
+    (["train", "dense", "--beta", "2"], 1),
+    (["train", "dense", "--latent-dim", "100000"], 1),
+    (["eval", "/nonexistent/model.safetensors"], 1),
 ])
-def test_bad_arguments_end_in_one_line(args, offline):
-    assert_one_line_error(run(*args, env_extra=offline))
+def test_bad_arguments_end_in_one_line(args, status, offline):
+    proc = run(*args, env_extra=offline)
+    assert_one_line_error(proc)
+    assert proc.returncode == status, proc.stderr
+
+
+def test_eval_says_what_a_file_is_when_it_is_not_a_checkpoint(tmp_path, offline):
+    from PIL import Image
+
+    png = tmp_path / "digit.png"
+    Image.new("L", (28, 28)).save(png)
+    proc = run("eval", str(png), env_extra=offline)
+    assert_one_line_error(proc)
+    assert proc.returncode == 1 and "not an aecore checkpoint: a PNG image" in proc.stderr
+
+
+def test_eval_takes_a_shipped_model_by_name(offline):
+    proc = run("eval", "dense", "--json", env_extra=offline)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["test_mse"] < 0.0038
+
+
+def test_train_writes_with_the_users_umask(tmp_path, offline):
+    proc = subprocess.run(["sh", "-c", f'umask 022 && exec "{sys.executable}" -m aecore train dense --epochs 1 '
+                           "--train-size 500 --fast-eval --quiet --out m.safetensors"],
+                          cwd=tmp_path, env={**os.environ, **offline}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
 
 
 def test_eval_refuses_a_pickle(tmp_path, offline):
@@ -89,7 +116,7 @@ def test_eval_refuses_a_pickle(tmp_path, offline):
     torch.save(build("dense").state_dict(), bad)
     proc = run("eval", str(bad), env_extra=offline)
     assert_one_line_error(proc)
-    assert "pickle" in proc.stderr
+    assert "not an aecore checkpoint" in proc.stderr and "pickle" in proc.stderr
 
 
 def test_pretrain_refuses_the_bundled_sample(offline, tmp_path):

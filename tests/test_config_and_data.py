@@ -1,7 +1,14 @@
 """Config validation, data sources and the offline fallback."""
 
+import functools
 import gzip
+import hashlib
+import http.server
+import socket
 import struct
+import threading
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -30,15 +37,111 @@ def test_falls_back_to_bundled_sample_when_offline(offline_env):
     assert test.labels.dtype == torch.int64
 
 
-def test_download_failure_falls_back_too(tmp_path, monkeypatch):
-    import torchvision.datasets as tvd
+def _idx(array: np.ndarray) -> bytes:
+    """An IDX file of unsigned bytes, as MNIST ships them."""
+    return struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections and never answers: a firewall that lets SYN through."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_load_never_downloads_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.delenv("AECORE_OFFLINE", raising=False)
 
     def no_network(*a, **k):
-        raise OSError("network unreachable")
+        raise AssertionError("load() tried the network without download=True")
 
-    monkeypatch.setattr(tvd.MNIST, "download", no_network)
-    test = data.load("mnist", "test", data_dir=tmp_path, download=True)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    test = data.load("mnist", "test", data_dir=tmp_path)
     assert test.source.startswith("bundled sample")
+    assert list(tmp_path.iterdir()) == []  # and left no empty folders behind
+
+
+def test_an_unreachable_mirror_fails_over_to_local_data_within_seconds(tmp_path, monkeypatch, silent_server):
+    monkeypatch.delenv("AECORE_OFFLINE", raising=False)
+    monkeypatch.setenv("AECORE_DOWNLOAD_TIMEOUT", "1")
+    monkeypatch.setattr(data, "_mirrors", lambda dataset: ([silent_server, silent_server], [("t10k-x.gz", "0")]))
+    t0 = time.perf_counter()
+    test = data.load("mnist", "test", data_dir=tmp_path, download=True)
+    assert time.perf_counter() - t0 < 5  # two silent mirrors at 1 s each, never a hang
+    assert test.source.startswith("bundled sample")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_offline_setting_refuses_a_download_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_OFFLINE", "1")
+    with pytest.raises(data.DataUnavailable, match="AECORE_OFFLINE"):
+        data.download_dataset("mnist", tmp_path)
+
+
+def test_download_fetches_checks_and_unpacks_into_the_data_root(tmp_path, monkeypatch):
+    """A real HTTP download from a local mirror: md5-checked, unpacked, then read as the data root."""
+    monkeypatch.delenv("AECORE_OFFLINE", raising=False)
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), np.arange(5, dtype=np.uint8)
+    served = tmp_path / "mirror"
+    served.mkdir()
+    files = []
+    for prefix in ("train", "t10k"):
+        for kind, array in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels)):
+            blob = gzip.compress(_idx(array))
+            (served / f"{prefix}-{kind}.gz").write_bytes(blob)
+            files.append((f"{prefix}-{kind}.gz", hashlib.md5(blob).hexdigest()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        monkeypatch.setattr(data, "_mirrors", lambda dataset: ([url], files))
+        progress = []
+        root = tmp_path / "root"
+        test = data.load("mnist", "test", data_dir=root, download=True, on_progress=lambda f, m: progress.append(f))
+        httpd.shutdown()
+    assert test.source == f"downloaded to {root}" and test.labels.tolist() == list(range(5))
+    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(n[:-3] for n, _ in files)
+    assert progress[-1] == 1.0
+    assert data.load("mnist", "train", data_dir=root).source == f"data root {root}"  # no second download
+
+
+def test_a_corrupt_download_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("AECORE_OFFLINE", raising=False)
+    served = tmp_path / "mirror"
+    served.mkdir()
+    (served / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"tampered"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        monkeypatch.setattr(data, "_mirrors", lambda d: ([url], [("t10k-images-idx3-ubyte.gz", "0" * 32)]))
+        with pytest.raises(data.DataUnavailable, match="checksum"):
+            data.download_dataset("mnist", tmp_path / "root")
+        httpd.shutdown()
+    assert not (tmp_path / "root").exists()
 
 
 def test_reads_torchvision_layout_from_a_data_root(tmp_path):

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from aecore import catalog, checkpoint, jobs
+from aecore import catalog, checkpoint, jobs, storage
 from aecore.config import ConfigError
 from aecore.train import TrainingDiverged
 
@@ -11,7 +11,7 @@ SMALL = {"epochs": 1, "train_size": 500, "batch_size": 50}
 
 def test_job_trains_saves_and_appears_in_catalog(app_env):
     before = {e.name for e in catalog.list_models()}
-    job = jobs.TrainingJob("dense", {"latent_dim": 8}, SMALL, catalog.user_models_dir()).start()
+    job = jobs.TrainingJob("dense", {"latent_dim": 8}, SMALL, storage.user_models_dir()).start()
     assert job.join(120)
     snap = job.snapshot()
     assert snap["status"] == jobs.DONE, snap["message"]
@@ -26,7 +26,7 @@ def test_job_trains_saves_and_appears_in_catalog(app_env):
 
 def test_stop_ends_early_with_a_valid_model(app_env):
     job = jobs.TrainingJob("dense", {}, {"epochs": 200, "train_size": 2000, "batch_size": 16},
-                           catalog.user_models_dir(), report_every=5)
+                           storage.user_models_dir(), report_every=5)
     job.start()
     deadline = time.time() + 60
     while not job.snapshot()["steps"] and time.time() < deadline:
@@ -49,7 +49,7 @@ def test_stop_ends_early_with_a_valid_model(app_env):
 ])
 def test_bad_hyperparameters_fail_before_starting(app_env, variant, model_cfg, train_cfg):
     with pytest.raises(ConfigError) as e:
-        jobs.TrainingJob(variant, model_cfg, train_cfg, catalog.user_models_dir())
+        jobs.TrainingJob(variant, model_cfg, train_cfg, storage.user_models_dir())
     assert str(e.value)
 
 
@@ -59,7 +59,7 @@ def test_divergence_is_reported_and_nothing_saved(app_env, monkeypatch):
 
     monkeypatch.setattr(jobs, "train", diverge)
     before = sorted(app_env["models"].iterdir())
-    job = jobs.TrainingJob("dense", {}, SMALL, catalog.user_models_dir()).start()
+    job = jobs.TrainingJob("dense", {}, SMALL, storage.user_models_dir()).start()
     assert job.join(60)
     snap = job.snapshot()
     assert snap["status"] == jobs.FAILED and "diverged" in snap["message"] and snap["path"] is None
