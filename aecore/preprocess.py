@@ -15,6 +15,7 @@ import numpy as np
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 4096
+WORK_SIDE = 1024  # larger pictures are reduced to this before any float array is made
 INK = 0.2  # a pixel with at least this much ink (0..1) counts as ink
 BOX = 20  # MNIST fits the digit in a 20x20 box ...
 SIZE = 28  # ... inside a 28x28 frame
@@ -46,6 +47,33 @@ def canvas_ink(rgba: np.ndarray) -> np.ndarray:
     return np.clip(ink, 0.0, 1.0)
 
 
+def _decode(data: bytes):
+    """Decode an image file at bounded memory: dimensions checked before any pixel is decoded, EXIF
+    orientation applied (phone photos), and anything over WORK_SIDE a side reduced before float conversion."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    too_big = f"the image is too large; the limit is {MAX_SIDE} pixels a side"
+    try:
+        img = Image.open(io.BytesIO(data))  # reads the header only
+        w, h = img.size
+        if max(w, h) > MAX_SIDE:
+            raise PreprocessError(f"the image is {w}x{h} pixels; the limit is {MAX_SIDE} pixels a side", "too_large")
+        img.draft(img.mode, (WORK_SIDE, WORK_SIDE))  # JPEG: decode at a reduced scale
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        if max(img.size) > WORK_SIDE:
+            img.thumbnail((WORK_SIDE, WORK_SIDE))
+    except PreprocessError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PreprocessError(too_big, "too_large") from None
+    except UnidentifiedImageError:
+        raise PreprocessError("this file is not an image that can be read (try PNG or JPEG)", "not_image") from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise PreprocessError("this image file is truncated or corrupt", "not_image") from None
+    return img
+
+
 def image_ink(data: bytes) -> np.ndarray:
     """Ink map in [0, 1] from image file bytes; dark-on-light pictures are inverted."""
     if not data:
@@ -53,21 +81,7 @@ def image_ink(data: bytes) -> np.ndarray:
     if len(data) > MAX_UPLOAD_BYTES:
         raise PreprocessError(f"the file is {len(data) / 1e6:.1f} MB; upload an image under "
                               f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB", "too_large")
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        img = Image.open(io.BytesIO(data))
-        w, h = img.size
-        if max(w, h) > MAX_SIDE:
-            raise PreprocessError(f"the image is {w}x{h} pixels; the limit is {MAX_SIDE} pixels a side",
-                                  "too_large")
-        img.load()
-    except PreprocessError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise PreprocessError("this file is not an image that can be read (try PNG or JPEG)", "not_image") from None
-    except (OSError, ValueError, SyntaxError):
-        raise PreprocessError("this image file is truncated or corrupt", "not_image") from None
+    img = _decode(data)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
         alpha = rgba[..., 3]

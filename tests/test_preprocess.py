@@ -136,3 +136,76 @@ def test_transparent_png_with_dark_or_light_strokes(ink):
     im.save(buf, "PNG")
     d = preprocess.from_bytes(buf.getvalue())
     assert d.max() > 0.9 and d[0].max() == 0 and d[:, 0].max() == 0
+
+
+def _png_bomb(side: int) -> bytes:
+    """A valid PNG header claiming side x side pixels (a few hundred bytes: a decompression bomb's shape)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+@pytest.mark.parametrize("side", [5000, 20000])
+def test_a_png_bomb_gets_the_size_message_before_decoding(side):
+    with pytest.raises(PreprocessError) as e:
+        preprocess.from_bytes(_png_bomb(side))
+    assert e.value.kind == "too_large" and "limit" in str(e.value)
+
+
+def test_a_huge_rgba_upload_is_decoded_at_bounded_memory(tmp_path):
+    """A 4096x4096 RGBA PNG (tens of KB on disk) must not cost hundreds of MB of floats: measured in a fresh
+    process by its peak resident memory, before and after."""
+    import subprocess
+    import sys
+
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGBA", (4096, 4096), (0, 0, 0, 0))
+    ImageDraw.Draw(im).line([(2048, 600), (2100, 3500)], fill=(255, 255, 255, 255), width=300)
+    path = tmp_path / "big.png"
+    im.save(path)
+    script = f"""
+import io, resource
+from PIL import Image, ImageDraw
+from aecore import preprocess
+small = Image.new("RGBA", (64, 64))
+ImageDraw.Draw(small).line([(32, 8), (34, 56)], fill=(255, 255, 255, 255), width=6)
+buf = io.BytesIO()
+small.save(buf, "PNG")
+preprocess.from_bytes(buf.getvalue())  # warm up: imports and first allocations are not the upload's cost
+data = open({str(path)!r}, "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+digit = preprocess.from_bytes(data)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, digit.shape)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1:] == ["(28,", "28)"]
+    assert int(out[0]) / 1024 < 150, f"decoding grew peak memory by {int(out[0]) / 1024:.0f} MB"
+
+
+def test_exif_orientation_is_applied():
+    """A phone JPEG stored sideways with orientation 6 reads as the upright digit."""
+    from PIL import Image, ImageDraw
+
+    upright = Image.new("L", (300, 400), 235)
+    ImageDraw.Draw(upright).line([(70, 80), (230, 80), (130, 340)], fill=20, width=22)  # a 7
+    stored = upright.rotate(90, expand=True)  # what the camera wrote; orientation 6 turns it back
+    exif = Image.Exif()
+    exif[0x0112] = 6
+
+    def jpeg(im, **kw) -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=95, **kw)
+        return buf.getvalue()
+
+    want = preprocess.from_bytes(jpeg(upright))
+    got = preprocess.from_bytes(jpeg(stored, exif=exif.tobytes()))
+    sideways = preprocess.from_bytes(jpeg(stored))
+    assert np.abs(got - want).mean() < 0.02
+    assert np.abs(sideways - want).mean() > 0.05
