@@ -33,6 +33,8 @@ with S.guard("Listing models"):
         where = f"`{storage.user_models_dir()}`"
         st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where})."
                    + ("" if n_pre else " The pretrained checkpoints (assets/models) are not installed."))
+    for e in S.unusable_models():
+        st.warning(f"Not usable, hidden from every page: {e.path.name} ({e.source}): {e.error}")
 
 with S.guard("Finding the dataset"):
     test = S.load_data("mnist", "test")

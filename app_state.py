@@ -3,6 +3,7 @@ digit strips, and one error guard so no page ever shows a traceback. All logic l
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ if str(ROOT) not in sys.path:
 from aecore import catalog, images  # noqa: E402
 from aecore.catalog import ModelEntry  # noqa: E402
 from aecore.checkpoint import CheckpointError  # noqa: E402
-from aecore.config import ConfigError, field_specs  # noqa: E402
+from aecore.config import ConfigError, field_problem, field_specs  # noqa: E402
 from aecore.data import DataUnavailable  # noqa: E402
 from aecore.preprocess import PreprocessError  # noqa: E402
 from aecore.train import TrainingDiverged  # noqa: E402
@@ -42,15 +43,33 @@ def page(title: str) -> None:
     st.title(title)
 
 
+def _server_log() -> logging.Logger:
+    """The app's one logger: full tracebacks go to the server's stderr, never to the browser."""
+    log = logging.getLogger("latent_lab")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+LOG = _server_log()
+
+
 @contextmanager
 def guard(what: str = ""):
-    """Show any failure as one line (st.error), never a traceback. Streamlit's stop/rerun pass through."""
+    """Show any failure as one line (st.error), never a traceback; the server log keeps the traceback.
+    Streamlit's stop/rerun pass through."""
     try:
         yield
     except EXPECTED as e:
+        LOG.warning("%s: %s", what or "refused", e, exc_info=LOG.isEnabledFor(logging.DEBUG))
         st.error(f"{what}{': ' if what else ''}{e}")
     except Exception as e:  # noqa: BLE001
-        st.error(f"{what or 'Something went wrong'}: {type(e).__name__}: {str(e)[:300]}")
+        LOG.exception("%s failed", what or "a page")
+        st.error(f"{what or 'Something went wrong'}: {type(e).__name__}: {str(e)[:300]} (details in the server log)")
 
 
 def page_link(path: str) -> None:
@@ -75,6 +94,24 @@ def models(generative: bool | None = None, variants: tuple[str, ...] | None = No
     if variants is not None:
         out = [e for e in out if e.variant in variants]
     return out
+
+
+def current_job():
+    """The training job this tab shows: its own, else the one running on the server (a reload or a second
+    tab re-attaches to it, with its progress and Stop)."""
+    from aecore.jobs import BOARD
+
+    mine = BOARD.get(st.session_state.get("job_id"))
+    running = BOARD.running()
+    if running and (mine is None or mine.finished):
+        mine = running[0]
+        st.session_state["job_id"] = mine.id
+    return mine
+
+
+def unusable_models() -> list[ModelEntry]:
+    """Checkpoint files in the model folders that cannot be used, each with its one-line reason."""
+    return [e for e in catalog.list_models(include_broken=True) if e.error]
 
 
 def require(entries: list[ModelEntry], what: str = "models") -> None:
@@ -102,6 +139,17 @@ def _load_model(path: str, sha: str):
 def load_model(entry: ModelEntry):
     """(model, metadata), cached by file content hash."""
     return _load_model(str(entry.path), entry.sha256)
+
+
+def loadable_models(entries: list[ModelEntry]) -> dict:
+    """{name: model} of the entries that load; each one that doesn't gets its own one-line warning."""
+    out = {}
+    for e in entries:
+        try:
+            out[e.name] = load_model(e)[0]
+        except EXPECTED as err:
+            st.warning(f"Skipping {e.name}: {err}")
+    return out
 
 
 def load_or_stop(entry: ModelEntry):
@@ -231,13 +279,18 @@ def quick_metrics(entry: ModelEntry) -> dict:
 # -- widgets and display ---------------------------------------------------------------------------
 
 def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tuple = (), columns: int = 3) -> dict:
-    """One widget per dataclass field, bounded by its metadata; returns {name: value}."""
+    """One widget per dataclass field, its range in the help text; returns {name: value}.
+
+    Number boxes take any number: a value out of range is refused with a message under its box (and by
+    the config's validation), never silently replaced by the previous one."""
     values: dict = {}
     specs = [s for s in field_specs(config_cls) if s["name"] not in skip]
     cols = st.columns(columns)
     for i, s in enumerate(specs):
         name, default = s["name"], (defaults or {}).get(s["name"], s["default"])
-        label, wkey, helptext = name.replace("_", " "), f"{key}.{name}", s["help"]
+        label, wkey = name.replace("_", " "), f"{key}.{name}"
+        bounds = [f"{k} {s[k]:g}" for k in ("min", "max") if s[k] is not None]
+        helptext = s["help"] + (f" ({', '.join(bounds)})" if bounds else "")
         with cols[i % columns]:
             if s["choices"]:
                 if len(s["choices"]) == 1:
@@ -248,33 +301,22 @@ def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tup
             elif s["type"] == "bool":
                 values[name] = st.checkbox(label, value=bool(default), help=helptext, key=wkey)
             elif s["type"] == "int":
-                values[name] = int(st.number_input(
-                    label, value=int(default), step=1, help=helptext, key=wkey,
-                    min_value=None if s["min"] is None else int(s["min"]),
-                    max_value=None if s["max"] is None else int(s["max"])))
+                values[name] = int(st.number_input(label, value=int(default), step=1, help=helptext, key=wkey))
             elif s["type"] == "float":
-                values[name] = float(st.number_input(
-                    label, value=float(default), help=helptext, key=wkey, format="%g",
-                    step=float(default) / 2 if s["log"] and default else 0.1,
-                    min_value=None if s["min"] is None else float(s["min"]),
-                    max_value=None if s["max"] is None else float(s["max"])))
+                values[name] = float(st.number_input(label, value=float(default), help=helptext, key=wkey,
+                                                     format="%g",
+                                                     step=float(default) / 2 if s["log"] and default else 0.1))
             else:
                 values[name] = st.text_input(label, value=str(default), help=helptext, key=wkey)
+            problem = field_problem(s, values[name])
+            if problem:
+                st.error(problem)
     return values
 
 
 def digits(batch, cols: int | None = None, caption: str | None = None, scale: int = 3) -> None:
     """A batch of digits as one upscaled (nearest-neighbour) image: one st.image call."""
     st.image(images.tile_png(batch, cols=cols, scale=scale), caption=caption)
-
-
-def fmt_metric(value, kind: str = "g") -> str:
-    if value is None:
-        return "–"
-    try:
-        return format(value, kind)
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None, highlight=None,

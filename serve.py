@@ -18,6 +18,8 @@ OPTIONS = {
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "minimal",
     "client.showSidebarNavigation": "false",
+    # Unexpected errors show their type only: tracebacks (with server paths) go to the server log instead.
+    "client.showErrorDetails": "type",
 }
 
 

@@ -115,6 +115,11 @@ def list_models(include_broken: bool = False) -> list[ModelEntry]:
     return [e for e in entries if include_broken or e.error is None]
 
 
+def pretrained_reference(variant: str) -> dict | None:
+    """Metadata (metrics, train_config) of the pretrained model of ``variant``, if one is installed."""
+    return next((e.meta for e in list_models() if e.source == "pretrained" and e.variant == variant), None)
+
+
 def load(entry_or_path) -> tuple:
     """(model, full metadata) of a catalog entry or path; CheckpointError with a one-line reason."""
     path = entry_or_path.path if isinstance(entry_or_path, ModelEntry) else Path(entry_or_path)

@@ -57,3 +57,27 @@ def denoise_demo(models: dict, images: torch.Tensor, labels: torch.Tensor, kind:
         result["models"][name] = {"images": rec, "psnr": float(psnr(rec, images).mean()),
                                   "mse": float(per_image_mse(rec, images).mean())}
     return result
+
+
+# Training settings most often to blame for a poor model, in the order a user should look at them.
+SUSPECT_SETTINGS = ("lr", "epochs", "train_size", "batch_size")
+
+
+def quality_warning(variant: str, metrics: dict, train_config: dict, reference: dict | None,
+                    factor: float = 2.0) -> str | None:
+    """A one-paragraph warning when a model's test MSE is over ``factor`` × that of ``reference`` (the
+    metadata of the pretrained model of the same variant), naming the settings that differ from its recipe."""
+    ref_mse = ((reference or {}).get("metrics") or {}).get("test_mse")
+    mse = metrics.get("test_mse")
+    if not isinstance(ref_mse, (int, float)) or not isinstance(mse, (int, float)) or mse <= factor * ref_mse:
+        return None
+    recipe = (reference or {}).get("train_config") or {}
+
+    def show(value):
+        return "all" if value is None else f"{value:g}" if isinstance(value, float) else f"{value:,}"
+
+    differ = [f"{key.replace('_', ' ')} {show(train_config.get(key))} (pretrained: {show(recipe.get(key))})"
+              for key in SUSPECT_SETTINGS if key in recipe and train_config.get(key) != recipe.get(key)]
+    return (f"This model's test MSE {mse:.4f} is {mse / ref_mse:.1f}× that of the pretrained {variant} "
+            f"({ref_mse:.4f}). " + ("Settings that differ from its recipe: " + "; ".join(differ) + "."
+                                    if differ else "Its settings match the recipe: try training longer."))

@@ -31,29 +31,40 @@ def field_specs(config_cls) -> list[dict]:
     return specs
 
 
+def _problem(name: str, value: Any, kind: type, meta) -> str | None:
+    """Why ``value`` is not allowed for a field (one line), or None."""
+    if kind is bool:
+        return None if isinstance(value, bool) else f"{name} must be true or false, got {value!r}"
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{name} must be a number, got {value!r}"
+        if kind is int and int(value) != value:
+            return f"{name} must be a whole number, got {value!r}"
+        if not math.isfinite(value):
+            return f"{name} must be finite, got {value!r}"
+        lo, hi = meta.get("min"), meta.get("max")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            allowed = (f"{lo:g} to {hi:g}" if lo is not None and hi is not None
+                       else f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
+            return f"{name} = {value:g} is out of range: allowed {allowed}"
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        return f"{name} = {value!r} is not one of {', '.join(map(str, choices))}"
+    return None
+
+
+def field_problem(spec: dict, value: Any) -> str | None:
+    """Why a value typed into the widget of a field (a :func:`field_specs` entry) is refused, or None."""
+    kind = {"bool": bool, "int": int, "float": float}.get(spec["type"], str)
+    return _problem(spec["name"], value, kind, spec)
+
+
 def validate(config) -> None:
     """Raise ConfigError naming the first field that is out of its allowed range."""
     for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        meta = f.metadata
-        kind = type(f.default)
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ConfigError(f"{f.name} must be true or false, got {value!r}")
-            continue
-        if kind in (int, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{f.name} must be a number, got {value!r}")
-            if kind is int and int(value) != value:
-                raise ConfigError(f"{f.name} must be a whole number, got {value!r}")
-            if not math.isfinite(value):
-                raise ConfigError(f"{f.name} must be finite, got {value!r}")
-            lo, hi = meta.get("min"), meta.get("max")
-            if lo is not None and value < lo or hi is not None and value > hi:
-                raise ConfigError(f"{f.name} = {value} is out of range: allowed {lo} to {hi}")
-        choices = meta.get("choices")
-        if choices and value not in choices:
-            raise ConfigError(f"{f.name} = {value!r} is not one of {', '.join(map(str, choices))}")
+        problem = _problem(f.name, getattr(config, f.name), type(f.default), f.metadata)
+        if problem:
+            raise ConfigError(problem)
 
 
 def from_dict(config_cls, values: dict | None):

@@ -5,20 +5,29 @@
     job.snapshot()   # copy of the state, safe to read from any thread at any time
     job.stop()       # ends after the current step; the model trained so far is saved
 
-A finished (or stopped) run is saved atomically into ``folder``; a diverged run saves nothing.
+A finished (or stopped) run is saved atomically into ``folder``; a diverged run saves nothing. A run
+whose save fails (full disk, read-only folder) keeps its checkpoint in memory: ``retry_save()`` or
+``checkpoint_bytes()`` (to download it) lose nothing.
+
+Jobs outlive a browser session: :data:`BOARD` holds every job of the process (one server), so a reloaded
+tab or a second one re-attaches to a running job, anyone can stop it, and a limit on concurrent jobs
+(``$AECORE_MAX_JOBS``, default 1) refuses further starts with a message instead of slowing everyone.
+The training thread runs at a lower CPU priority, so interactive pages stay quick while it trains.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from aecore import checkpoint, data
+from aecore import checkpoint, data, storage
 from aecore.config import ConfigError, to_dict
 from aecore.models import build, get_variant
 from aecore.train import Progress, TrainConfig, TrainingDiverged, config_for, train
@@ -43,13 +52,17 @@ class TrainingJob:
         self.preview_n = preview_n
         self.eval_size = eval_size
         self.report_every = report_every
+        self.id = uuid.uuid4().hex[:12]
+        self.created = time.time()
+        self._checkpoint: bytes | None = None  # kept until saved, so a failed save loses nothing
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._state = {"status": PENDING, "message": "waiting to start", "fraction": 0.0, "epoch": 0,
                        "step": 0, "total_steps": 0, "steps": [], "epochs": [], "preview": None,
                        "originals": None, "path": None, "metrics": {}, "seconds": 0.0, "started": None,
-                       "data_source": None}
+                       "data_source": None, "save_error": None, "nice": None,
+                       "warning": None}
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -100,9 +113,31 @@ class TrainingJob:
         finally:
             self.model.train(was)
 
+    def retry_save(self) -> str | None:
+        """Write the trained model into the folder; returns the path, or None with ``save_error`` set."""
+        if self._checkpoint is None:
+            return self.snapshot()["path"]
+        from aecore.catalog import new_model_path
+
+        try:
+            path = str(storage.write_atomic(new_model_path(self.variant, self.folder), self._checkpoint))
+        except OSError as e:
+            self._update(save_error=f"could not save into {self.folder}: {storage.plain_os_error(e)}")
+            return None
+        self._checkpoint = None
+        with self._lock:
+            self._state.update(path=path, save_error=None)
+            self._state["message"] = self._state["message"].split("; saved as")[0] + f"; saved as {Path(path).name}"
+        return path
+
+    def checkpoint_bytes(self) -> bytes | None:
+        """The trained model as checkpoint bytes while it is not saved (to offer as a download)."""
+        return self._checkpoint
+
     def _run(self) -> None:
         cfg = self.train_config
         t0 = time.perf_counter()
+        self._update(nice=_yield_cpu())
         try:
             train_data = data.load(cfg.dataset, "train", self.data_dir)
             test = data.load(cfg.dataset, "test", self.data_dir)
@@ -135,18 +170,78 @@ class TrainingJob:
             metrics = evaluate(result.model, val)
             metrics["train_seconds"] = result.seconds
             metrics["stopped_early"] = result.stopped_early
-            from aecore.catalog import new_model_path
-
-            path = checkpoint.save(result.model, new_model_path(self.variant, self.folder),
-                                   train_config=to_dict(cfg), dataset=cfg.dataset, data_source=train_data.source,
-                                   history=result.history, metrics=metrics)
-            status = STOPPED if result.stopped_early else DONE
+            self._checkpoint = checkpoint.to_bytes(result.model, train_config=to_dict(cfg), dataset=cfg.dataset,
+                                                   data_source=train_data.source, history=result.history,
+                                                   metrics=metrics)
             how = "stopped early" if result.stopped_early else "finished"
-            self._update(status=status, path=str(path), metrics=metrics, fraction=1.0 if status == DONE else
-                         self._state["fraction"], seconds=time.perf_counter() - t0,
-                         message=f"{how} after {result.seconds:.1f} s; saved as {path.name}")
+            from aecore.catalog import pretrained_reference
+            from aecore.compare import quality_warning
+
+            warning = quality_warning(self.variant, metrics, to_dict(cfg), pretrained_reference(self.variant))
+            self._update(metrics=metrics, message=f"{how} after {result.seconds:.1f} s", warning=warning)
+            self.retry_save()  # before the status changes, so a finished job already says where it is saved
+            status = STOPPED if result.stopped_early else DONE
+            self._update(status=status, fraction=1.0 if status == DONE else self._state["fraction"],
+                         seconds=time.perf_counter() - t0)
         except (TrainingDiverged, ConfigError, data.DataUnavailable) as e:
             self._update(status=FAILED, message=str(e), seconds=time.perf_counter() - t0)
         except Exception as e:  # noqa: BLE001 - the UI shows one line, never a traceback
             self._update(status=FAILED, message=f"training failed: {type(e).__name__}: {str(e)[:200]}",
                          seconds=time.perf_counter() - t0)
+
+
+def _yield_cpu() -> int | None:
+    """Lower this thread's CPU priority (nice +10), and so that of the OpenMP workers it starts: on a small
+    server, the pages people are looking at go first. Returns the thread's new nice value (None if unsupported)."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except (AttributeError, OSError):
+        return None
+
+
+class JobLimitReached(RuntimeError):
+    """Starting another job would exceed the server's limit; the message says what is running."""
+
+
+class JobBoard:
+    """Every training job of this process, shared by all browser sessions of a server. Thread-safe."""
+
+    def __init__(self, limit: int | None = None):
+        self._lock = threading.Lock()
+        self._jobs: dict[str, TrainingJob] = {}
+        self._limit = limit
+
+    @property
+    def limit(self) -> int:
+        if self._limit is not None:
+            return self._limit
+        try:
+            return max(1, int(os.environ.get("AECORE_MAX_JOBS", "1")))
+        except ValueError:
+            return 1
+
+    def start(self, job: TrainingJob) -> TrainingJob:
+        """Start ``job`` unless the limit is reached (then JobLimitReached, and nothing starts)."""
+        with self._lock:
+            running = [j for j in self._jobs.values() if not j.finished]
+            if len(running) >= self.limit:
+                what = ", ".join(f"{j.variant} (started {time.strftime('%H:%M', time.localtime(j.created))})"
+                                 for j in running)
+                raise JobLimitReached(f"this server trains {self.limit} model(s) at a time and {what} is running: "
+                                      "wait for it to finish, or stop it")
+            self._jobs[job.id] = job.start()
+        return job
+
+    def get(self, job_id: str | None) -> TrainingJob | None:
+        with self._lock:
+            return self._jobs.get(job_id) if job_id else None
+
+    def running(self) -> list[TrainingJob]:
+        """Jobs not finished yet, newest first."""
+        with self._lock:
+            return sorted((j for j in self._jobs.values() if not j.finished), key=lambda j: -j.created)
+
+
+BOARD = JobBoard()

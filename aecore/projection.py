@@ -75,6 +75,7 @@ class Projection:
     key: str
     cached: str | None  # "shipped", "cache" or None (computed now)
     seconds: float = 0.0
+    saved: bool = True  # False when a computed map could not be written to the cache (read-only or full disk)
 
     @property
     def label(self) -> str:
@@ -172,14 +173,16 @@ def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str =
     t0 = time.perf_counter()
     coords = reduce(codes, method, s, on_progress)
     seconds = time.perf_counter() - t0
+    saved = False
     if use_cache:
         try:
             store(key, coords, method=method, settings=s, dataset=dataset, model=model_sha)
+            saved = True
         except OSError:
-            pass  # a read-only cache only costs speed
+            pass  # a read-only cache only costs speed; the caption says so
     if on_progress:
         on_progress(1.0, f"{METHOD_NAMES[method]} done in {seconds:.1f} s")
-    return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds)
+    return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds, saved)
 
 
 def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,

@@ -17,6 +17,7 @@ pretrained models      ``AECORE_PRETRAINED_DIR``  the package's ``assets/models`
 
 from __future__ import annotations
 
+import errno
 import importlib.resources
 import os
 import secrets
@@ -69,6 +70,14 @@ def pretrained_dir() -> Path:
 def third_party_caches() -> None:
     """Point third-party caches (numba's compiled UMAP code) at the user cache, never site-packages."""
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_root() / "numba"))
+
+
+def plain_os_error(error: OSError) -> str:
+    """A failed write in words a user can act on (not an errno and a temp path)."""
+    words = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+             errno.EROFS: "the folder is on a read-only disk", errno.EACCES: "no permission to write there",
+             errno.EPERM: "no permission to write there", errno.ENOENT: "the folder does not exist"}
+    return words.get(error.errno, error.strerror or type(error).__name__)
 
 
 def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], None]) -> Path:

@@ -12,7 +12,7 @@ from aecore.data import DATASETS  # noqa: E402
 from aecore.train import TrainConfig, config_for  # noqa: E402
 
 S.page("Train")
-job = st.session_state.get("job")
+job = S.current_job()
 busy = job is not None and not job.finished
 
 with S.guard("Training settings"):
@@ -29,25 +29,28 @@ with S.guard("Training settings"):
                                  skip=("device", "dataset"), columns=4)
     if st.button("Start training", type="primary", disabled=busy, key="start"):
         try:
-            job = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, storage.user_models_dir())
+            new = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, storage.user_models_dir())
+            job = jobs.BOARD.start(new)
         except S.ConfigError as e:
-            st.error(f"Bad hyperparameters: {e}")
+            st.error(f"Not started, bad hyperparameters: {e}")
+        except jobs.JobLimitReached as e:
+            st.error(f"Not started: {e}")
         else:
-            st.session_state["job"] = job.start()
+            st.session_state["job_id"] = job.id
             st.session_state["job_announced"] = False
             busy = True
 
 
 @st.fragment(run_every=1.0 if busy else None)
 def live():
-    job = st.session_state.get("job")
+    job = S.current_job()
     if job is None:
         return
     snap = job.snapshot()
     status = snap["status"]
-    st.progress(min(1.0, snap["fraction"]), text=f"{status}: {snap['message']} — epoch {snap['epoch']}, "
-                f"step {snap['step']}/{snap['total_steps']}, {snap['seconds']:.0f} s")
-    if status == jobs.RUNNING and st.button("Stop", key="stop"):
+    st.progress(min(1.0, snap["fraction"]), text=f"{job.variant} {status}: {snap['message']} — epoch "
+                f"{snap['epoch']}, step {snap['step']}/{snap['total_steps']}, {snap['seconds']:.0f} s")
+    if status == jobs.RUNNING and st.button("Stop", key="stop", help="any tab on this server can stop a run"):
         job.stop()
     if snap["steps"]:
         st.plotly_chart(S.loss_figure(snap), key="curves")
@@ -56,8 +59,18 @@ def live():
         S.digits(snap["preview"], caption="their reconstructions, as training goes")
     if status == jobs.FAILED:
         st.error(snap["message"])
+    elif snap["save_error"]:
+        st.error(f"Trained, but not saved: {snap['save_error']}. The model is kept here: retry, or download it.")
+        a, b = st.columns(2)
+        if a.button("Retry saving", key="retry_save"):
+            job.retry_save()
+            st.rerun(scope="app")
+        b.download_button("Download it", data=job.checkpoint_bytes() or b"", key="download_unsaved",
+                          file_name=f"{job.variant}.safetensors", mime="application/octet-stream")
     elif status in (jobs.DONE, jobs.STOPPED):
         st.success(f"{snap['message']}. It is now on every page. Test MSE {snap['metrics'].get('test_mse', 0):.5f}.")
+        if snap["warning"]:
+            st.warning(snap["warning"])
     if job.finished and not st.session_state.get("job_announced"):
         st.session_state["job_announced"] = True
         st.rerun(scope="app")

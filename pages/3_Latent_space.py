@@ -23,14 +23,14 @@ color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="laten
 n = c4.select_slider("Points", [1000, 2000, 5000, 0], value=0, key="latent_n",
                      format_func=lambda v: f"{v:,}" if v else "all", help="t-SNE and UMAP are faster on fewer")
 
+rows: list[int] = []  # test rows selected on the map (none when the map could not be drawn)
 with S.guard("Latent map"):
-    import torch
-
     model, test = S.load_or_stop(entry)
     errors = S.errors(entry)
     proj, subset = S.projection(entry, method, n or None)
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
-        proj.cached, f"computed now in {proj.seconds:.1f} s and cached")
+        proj.cached, f"computed now in {proj.seconds:.1f} s and "
+                     + ("cached" if proj.saved else "not cached (the cache folder cannot be written)"))
     st.caption(f"{proj.label} of {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
                "Drag a box (or pick lasso in the toolbar) to select digits; click a point to see it.")
     fig = S.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
@@ -46,6 +46,8 @@ with S.guard("Latent map"):
                    for p in points if p.get("curve_number", 0) == 0})
 
 with S.guard("Selection"):
+    import torch
+
     if not rows:
         st.info("Select digits on the map to see them here.")
     else:

@@ -51,7 +51,7 @@ with S.guard("Same digits, every model"):
         idx = compare.sample_indices(n, len(test), seed)
         x, y = test.images[idx], test.labels[idx]
         S.digits(x, cols=n, caption=f"originals ({dataset} test split)")
-        out = compare.reconstructions({e.name: S.load_model(e)[0] for e in group}, x, y)
+        out = compare.reconstructions(S.loadable_models(group), x, y)
         for name, r in out.items():
             S.digits(r["images"], cols=n, caption=f"{name}: mean MSE {float(r['mse'].mean()):.4f}")
 

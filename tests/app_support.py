@@ -62,6 +62,9 @@ def app_env(tmp_path, monkeypatch, tiny_models_dir):
         Path(value).mkdir(exist_ok=True)
         monkeypatch.setenv(name, str(value))
     monkeypatch.setenv("AECORE_OFFLINE", "1")
+    from aecore import jobs
+
+    monkeypatch.setattr(jobs, "BOARD", jobs.JobBoard())  # each test its own server's job board
     return {"models": models, "cache": tmp_path / "cache"}
 
 

@@ -22,7 +22,7 @@ def test_one_epoch_run_saves_a_model_that_every_page_sees(app_env):
     before = {e.name for e in catalog.list_models()}
     at.button(key="start").click().run()
     no_errors(at)
-    job = at.session_state["job"]
+    job = jobs.BOARD.get(at.session_state["job_id"])
     assert job.join(120) and job.status == jobs.DONE, job.snapshot()["message"]
     at.run()
     no_errors(at)
@@ -48,7 +48,7 @@ def test_model_hyperparameters_are_widgets(app_env):
 def test_stop_keeps_a_valid_model(app_env):
     at = train_page(**{"train.dense.epochs": 200, "train.dense.train_size": 2000, "train.dense.batch_size": 16})
     at.button(key="start").click().run()
-    job = at.session_state["job"]
+    job = jobs.BOARD.get(at.session_state["job_id"])
     deadline = time.time() + 60
     while not job.snapshot()["steps"] and time.time() < deadline:
         time.sleep(0.05)
@@ -103,7 +103,7 @@ def test_diverged_training_is_one_clear_message(app_env, monkeypatch):
     before = sorted(app_env["models"].iterdir())
     at = train_page(**{"train.dense.epochs": 1, "train.dense.train_size": 500})
     at.button(key="start").click().run()
-    assert at.session_state["job"].join(60)
+    assert jobs.BOARD.get(at.session_state["job_id"]).join(60)
     at.run()
     assert not at.exception
     assert any("diverged" in e.value and "learning rate" in e.value for e in at.error)
