@@ -319,13 +319,12 @@ def digits(batch, cols: int | None = None, caption: str | None = None, scale: in
     st.image(images.tile_png(batch, cols=cols, scale=scale), caption=caption)
 
 
-def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None, highlight=None,
+def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None,
                   title: str = "", height: int = 520, dragmode: str = "pan"):
-    """One WebGL trace of the mapped test codes (customdata[0] = test row), optionally a highlighted point.
+    """One WebGL trace of the mapped test codes (customdata[0] = test row).
 
     ``coords`` (M, 2) are the map positions of test rows ``rows`` (default: all, in order)."""
     import numpy as np
-    import plotly.colors as pc
     import plotly.graph_objects as go
 
     rows = np.arange(len(coords)) if rows is None else np.asarray(rows)  # test row of each coordinate
@@ -335,7 +334,7 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
     if color_by == "error" and err is not None:
         marker = {"color": err, "colorscale": "Viridis", "colorbar": {"title": "MSE"}, "size": 4}
     else:
-        palette = pc.qualitative.T10
+        palette = _label_colours()
         scale = [[v, palette[i]] for i in range(10) for v in (i / 10, (i + 1) / 10)]
         marker = {"color": labels, "colorscale": scale, "cmin": 0, "cmax": 10, "size": 4,
                   "colorbar": {"title": "digit", "tickvals": [i + 0.5 for i in range(10)],
@@ -345,14 +344,45 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=custom, name="test digits",
         hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
                       "<extra></extra>"))
-    if highlight is not None:
-        # WebGL traces draw above SVG ones, so the marker must be WebGL too to stay on top.
-        fig.add_trace(go.Scattergl(x=[highlight[0]], y=[highlight[1]], mode="markers", name="your digit",
-                                 marker={"symbol": "star", "size": 22, "color": "red",
-                                         "line": {"color": "white", "width": 2}}, hoverinfo="name"))
-    fig.update_layout(height=height, title=title, showlegend=highlight is not None, dragmode=dragmode,
-                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
+    fig.update_layout(height=height, title=title, showlegend=False, dragmode=dragmode,
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    return fig
+
+
+def _label_colours() -> list[str]:
+    import plotly.colors as pc
+
+    return pc.qualitative.T10
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _map_picture(key: str, _coords, _labels) -> tuple[str, tuple, tuple]:
+    """The test digits of a map as one PNG data URI (with its data ranges), made once per model and map."""
+    import base64
+
+    import numpy as np
+
+    palette = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in _label_colours()], np.uint8)
+    png, xr, yr = images.scatter_png(_coords, palette[np.asarray(_labels) % len(palette)])
+    return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
+
+
+def marker_map(key: str, coords, labels, where, title: str = "", height: int = 420):
+    """A map that changes with every stroke: the 10,000 test digits are one cached picture under the axes,
+    and only the marker is data, so each stroke sends a few kB instead of the whole scatter."""
+    import plotly.graph_objects as go
+
+    uri, xr, yr = _map_picture(key, coords, labels)
+    fig = go.Figure(go.Scatter(x=[where[0]], y=[where[1]], mode="markers", name="your digit", hoverinfo="name",
+                               marker={"symbol": "star", "size": 22, "color": "red",
+                                       "line": {"color": "white", "width": 2}}))
+    for digit, colour in enumerate(_label_colours()):  # legend entries only: the points are in the picture
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker={"color": colour, "size": 8}, name=str(digit))
+    fig.add_layout_image(source=uri, xref="x", yref="y", x=xr[0], y=yr[1], sizex=xr[1] - xr[0],
+                         sizey=yr[1] - yr[0], sizing="stretch", layer="below")
+    fig.update_xaxes(range=xr, showgrid=False, zeroline=False)
+    fig.update_yaxes(range=yr, showgrid=False, zeroline=False)
+    fig.update_layout(height=height, title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
     return fig
 
 

@@ -43,3 +43,28 @@ def tile_png(images, cols: int | None = None, scale: int = 3, pad: int = 1) -> b
     buf = io.BytesIO()
     Image.fromarray(tile_array(images, cols, scale, pad), "L").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def scatter_png(coords, colors, width: int = 720, height: int = 420, dot: int = 3,
+                margin: float = 0.03) -> tuple[bytes, tuple[float, float], tuple[float, float]]:
+    """Points drawn as ``dot``-pixel squares on a transparent PNG: a whole map as one small picture.
+
+    ``coords`` (N, 2), ``colors`` (N, 3) uint8. Returns (png, x range, y range): the data ranges the picture
+    spans, so a chart can lay it under its axes and put live markers on top."""
+    from PIL import Image
+
+    xy = np.asarray(coords, dtype=np.float64)
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    lo, hi = lo - margin * span, hi + margin * span
+    col = ((xy[:, 0] - lo[0]) / (hi[0] - lo[0]) * (width - dot)).astype(int)
+    row = ((hi[1] - xy[:, 1]) / (hi[1] - lo[1]) * (height - dot)).astype(int)  # y grows upwards
+    rgba = np.zeros((height, width, 4), np.uint8)
+    rgb = np.asarray(colors, dtype=np.uint8)
+    for dy in range(dot):
+        for dx in range(dot):
+            rgba[row + dy, col + dx, :3] = rgb
+            rgba[row + dy, col + dx, 3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    return buf.getvalue(), (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))

@@ -83,14 +83,14 @@ with right, S.guard("Latent map"):
     if picked:
         e = S.pick_model("Place the digit on this model's latent map", picked, key="draw_map_model")
         model, _ = S.load_model(e)
-        codes, errors = S.codes(e), S.errors(e)
+        codes = S.codes(e)
         proj, _ = S.projection(e, "umap", compute=False)
         proj = proj or S.projection(e, "pca")[0]  # never compute UMAP on this hot path
         with torch.no_grad():
             z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
         where = projection.locate(codes, proj.coords, z)
         test = S.load_data(e.dataset, "test")
-        st.plotly_chart(S.latent_figure(proj.coords, test.labels.numpy(), errors, highlight=where, height=420,
-                                        title=f"{proj.label} map of the test digits"), key="draw_map")
+        st.plotly_chart(S.marker_map(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy(), where,
+                                     title=f"{proj.label} map of the test digits"), key="draw_map")
         idx, dist = projection.nearest(codes, z, 10)
         S.digits(test.images[idx], caption="nearest test digits in latent space (closest first)")
