@@ -1,14 +1,14 @@
-"""Latent Lab: the home page. Run with ``streamlit run app.py``."""
+"""Latent Lab: the home page. ``latent-lab`` (serve.py) serves the app."""
 
 import pandas as pd
 import streamlit as st
 
 import app_state as S
-from aecore import storage
+from aecore import VARIANTS, storage
 
 S.page("Latent Lab")
 st.markdown(
-    "See what an autoencoder learns. **Train** one of eight autoencoder variants on MNIST, **draw** a digit "
+    f"See what an autoencoder learns. **Train** one of {len(VARIANTS)} autoencoder variants on MNIST, **draw** a digit "
     "and watch every model reconstruct it, explore the **latent space** as a 2-D map, **generate** new "
     "digits from the VAEs, and **compare** models side by side (including denoising)."
 )
@@ -21,14 +21,13 @@ with S.guard("Listing models"):
                 "Train one in a few seconds on the Train page.")
     else:
         from aecore.compare import metrics_rows
+        from aecore.metric_info import column_config
 
         df = pd.DataFrame(metrics_rows(entries))
-        keep = ["model", "variant", "source", "latent", "dataset", "MSE", "PSNR dB", "kNN(5) acc", "-ELBO nats"]
+        keep = ["model", "variant", "source", "latent", "dataset", "MSE", "PSNR dB", "kNN(5)", "-ELBO nats"]
         st.dataframe(df[[c for c in keep if c in df]], hide_index=True, placeholder="–",
-                     column_config={"MSE": st.column_config.NumberColumn(format="%.5f"),
-                                    "PSNR dB": st.column_config.NumberColumn(format="%.2f"),
-                                    "kNN(5) acc": st.column_config.NumberColumn(format="percent"),
-                                    "-ELBO nats": st.column_config.NumberColumn(format="%.1f")})
+                     column_config={k: st.column_config.NumberColumn(format=f)
+                                    for k, f in column_config(keep).items()})
         n_pre = sum(e.source == "pretrained" for e in entries)
         where = f"`{storage.user_models_dir()}`"
         st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where})."

@@ -86,14 +86,10 @@ def page_link(path: str) -> None:
 
 # -- models and data -------------------------------------------------------------------------------
 
-def models(generative: bool | None = None, variants: tuple[str, ...] | None = None) -> list[ModelEntry]:
+def models(generative: bool | None = None) -> list[ModelEntry]:
     """Every loadable model now on disk (a scan of two folders: new models show up at once)."""
     out = catalog.list_models()
-    if generative is not None:
-        out = [e for e in out if e.generative == generative]
-    if variants is not None:
-        out = [e for e in out if e.variant in variants]
-    return out
+    return out if generative is None else [e for e in out if e.generative == generative]
 
 
 def current_job():

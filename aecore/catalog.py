@@ -44,21 +44,21 @@ class ModelEntry:
 
     @property
     def latent_dim(self) -> int | None:
-        return (self.meta.get("config") or {}).get("latent_dim")
+        return (self.meta.get("config") or {}).get("latent_dim") or self.metrics.get("latent_dim")
+
+    def can(self, capability: str) -> bool:
+        """A capability its variant declares (``generative``, ``conditional``, ``denoises``, ``has_codebook``)."""
+        from aecore.models import VARIANTS
+
+        return bool(getattr(VARIANTS.get(self.variant), capability, False))
 
     @property
     def generative(self) -> bool:
-        from aecore.models import VARIANTS
-
-        cls = VARIANTS.get(self.variant)
-        return bool(cls and cls.generative)
+        return self.can("generative")
 
     @property
     def conditional(self) -> bool:
-        from aecore.models import VARIANTS
-
-        cls = VARIANTS.get(self.variant)
-        return bool(cls and cls.conditional)
+        return self.can("conditional")
 
 
 def file_sha256(path: str | Path) -> str:

@@ -125,7 +125,8 @@ def from_bytes(data: bytes, expect_variant: str | None = None) -> tuple[Autoenco
         raise CheckpointError(f"this is a {variant!r} checkpoint, expected {expect_variant!r}")
     try:
         cls = get_variant(variant)
-        model = cls(from_dict(cls.config_class, meta["config"]))
+        settings = {k: v for k, v in meta["config"].items() if k not in cls.retired_settings}
+        model = cls(from_dict(cls.config_class, settings))
     except (UnknownVariant, ConfigError, TypeError) as e:
         raise CheckpointError(f"bad checkpoint settings: {e}") from None
     try:

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from aecore import checkpoint, data, storage
 from aecore.config import ConfigError, to_dict
+from aecore.metric_info import lookup
 from aecore.models import VARIANTS, UnknownVariant, build, get_variant
 from aecore.train import TrainingDiverged, config_for, train
 
@@ -115,8 +116,9 @@ def cmd_eval(args):
         print(json.dumps(metrics))
     else:
         print(f"{path}: {meta['variant']} trained on {dataset}")
-        for k, v in metrics.items():
-            print(f"  {k:22s} {v:.6g}" if isinstance(v, float) else f"  {k:22s} {v}")
+        for key, value in metrics.items():
+            metric = lookup(key)
+            print(f"  {metric.label:22s} {metric.text(value):>14}   {metric.help}")
 
 
 def cmd_pretrain(args):

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import torch
 
+from aecore.metric_info import METRICS
 from aecore.metrics import per_image_mse, psnr, reconstruct_all
 from aecore.noise import corrupt
 
-# (metric key, column title); the same columns the model card reports
-COLUMNS = [("test_mse", "MSE"), ("psnr", "PSNR dB"), ("ssim", "SSIM"), ("knn5_acc", "kNN(5) acc"),
-           ("active_units", "active units"), ("neg_elbo", "-ELBO nats"), ("denoise_mse", "denoise MSE"),
-           ("samples_recognised", "samples recognised"), ("params", "params"), ("train_seconds", "train s")]
-
 
 def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
-    """One row per catalog entry: name, variant, source, latent size and every known metric."""
+    """One row per catalog entry: name, variant, source, latent size and every metric (None when missing);
+    the columns are the labels of :data:`aecore.metric_info.METRICS`, in its order."""
     rows = []
     for e in entries:
         m = {**e.metrics, **((extra or {}).get(e.name) or {})}
         row = {"model": e.name, "variant": e.variant, "source": e.source, "latent": e.latent_dim,
                "dataset": e.dataset}
-        for key, title in COLUMNS:
-            v = m.get(key)
-            row[title] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        for metric in METRICS:
+            if metric.key != "latent_dim":
+                v = m.get(metric.key)
+                row[metric.label] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         rows.append(row)
     return rows
 

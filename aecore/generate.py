@@ -17,7 +17,7 @@ def prior_samples(model: VAEBase, n: int = 32, temperature: float = 1.0, seed: i
                   label: int | None = None) -> Tensor:
     """``n`` decoded draws from N(0, temperature^2 I); the same seed gives the same digits."""
     gen = torch.Generator().manual_seed(int(seed))
-    return model.sample(n, label=label if model.conditional else None, temperature=temperature, generator=gen)
+    return model.sample(n, label=label, temperature=temperature, generator=gen)
 
 
 def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
@@ -69,7 +69,7 @@ def kl_per_dim(model: VAEBase, data: ImageData, batch_size: int = 1000) -> Tenso
     total = torch.zeros(model.latent_dim)
     for i in range(0, len(data), batch_size):
         x = data.images[i: i + batch_size]
-        y = data.labels[i: i + batch_size] if model.conditional else None
+        y = data.labels[i: i + batch_size]
         mu, logvar = model.encode_distribution(x, y)
         total += kl_to_standard_normal(mu, logvar).sum(0)
     return total / max(1, len(data))

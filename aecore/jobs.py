@@ -109,7 +109,7 @@ class TrainingJob:
         was = self.model.training
         self.model.eval()
         try:
-            return self.model.reconstruct(x, y if self.model.conditional else None).numpy()
+            return self.model.reconstruct(x, y).numpy()
         finally:
             self.model.train(was)
 

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from aecore.data import ImageData
 from aecore.models import Autoencoder, VAEBase
-from aecore.models.vae import kl_to_standard_normal
 from aecore.noise import corrupt
 
 CONFIDENT = 0.9  # softmax probability above which the reference classifier "recognises" a digit
@@ -27,9 +26,10 @@ def encode_all(model: Autoencoder, data: ImageData, batch_size: int = 1000) -> t
 def reconstruct_all(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor | None = None,
                     batch_size: int = 1000) -> torch.Tensor:
     model.eval()
-    lab = labels if model.conditional else None
-    return torch.cat([model.reconstruct(images[i: i + batch_size], None if lab is None else lab[i: i + batch_size])
-                      for i in range(0, len(images), batch_size)])
+    out = []
+    for i in range(0, len(images), batch_size):
+        out.append(model.reconstruct(images[i: i + batch_size], None if labels is None else labels[i: i + batch_size]))
+    return torch.cat(out)
 
 
 def per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5) 
     return s.flatten(1).mean(1)
 
 
-@torch.no_grad()
 @torch.no_grad()
 def nearest_codes(queries: torch.Tensor, reference: torch.Tensor, k: int, chunk: int = 500,
                   self_first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,12 +110,9 @@ def negative_elbo(model: VAEBase, data: ImageData, seed: int = 0, batch_size: in
     rec = kl = 0.0
     for i in range(0, len(data), batch_size):
         x = data.images[i: i + batch_size]
-        y = data.labels[i: i + batch_size] if model.conditional else None
-        mu, logvar = model.encode_distribution(x, y)
-        z = mu + torch.randn(mu.shape, generator=gen) * (0.5 * logvar).exp()
-        logits = model._decode_logits(z, y).view_as(x)
-        rec += float(F.binary_cross_entropy_with_logits(logits, x, reduction="sum"))
-        kl += float(kl_to_standard_normal(mu, logvar).sum())
+        _, rec_nats, kl_nats, _ = model.elbo_terms(x, data.labels[i: i + batch_size], generator=gen)
+        rec += float(rec_nats.sum())
+        kl += float(kl_nats.sum())
     n = len(data)
     return {"neg_elbo": (rec + kl) / n, "recon_nats": rec / n, "kl_nats": kl / n}
 
@@ -149,7 +145,7 @@ def sample_quality(model: VAEBase, classifier, n_per_digit: int = 100, seed: int
 def encode_latency_ms(model: Autoencoder, data: ImageData, repeats: int = 30) -> float:
     """Median wall time to encode one image, in milliseconds."""
     x = data.images[:1]
-    y = data.labels[:1] if model.conditional else None
+    y = data.labels[:1]
     times = []
     with torch.no_grad():
         for _ in range(repeats + 3):
@@ -186,14 +182,7 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
     if train is not None:
         stage("kNN")
         m[f"knn{knn_k}_acc"] = knn_accuracy(encode_all(model, train), train.labels, codes, test.labels, knn_k)
-    if isinstance(model, VAEBase):
-        stage("ELBO and samples")
-        m.update(negative_elbo(model, test))
-        if classifier is not None:
-            m.update(sample_quality(model, classifier))
-    if model.variant == "sparse":
-        m["mean_activation"] = float(codes.mean())
-    if model.variant == "denoising":
-        m["denoise_mse"] = denoise_mse(model, test, model.config.noise, model.config.noise_level)
+    stage(f"{model.variant} metrics")
+    m.update(model.extra_metrics(test, codes, classifier))
     stage("done")
     return m

@@ -11,29 +11,12 @@ import torch
 from aecore import checkpoint, storage
 from aecore.classifier import CLASSIFIER_PATH, load_classifier, save_classifier, train_classifier
 from aecore.data import ImageData
+from aecore.metric_info import METRICS
 from aecore.metrics import knn_accuracy, per_image_mse
 from aecore.models import VARIANTS, build
 from aecore.train import config_for, train
 
 MODELS_DIR = storage.asset("models")  # the shipped checkpoints (read only)
-
-# Longer runs than the quick defaults: these are the shipped models, trained once.
-RECIPES: dict[str, tuple[dict, dict]] = {
-    # Contractive and orthogonality penalties trade a little MSE for codes whose neighbours share
-    # a label (kNN); longer runs lower MSE but also kNN.
-    "dense": ({"contractive": 1e-4, "orthogonal": 1.0}, {"epochs": 25, "batch_size": 64, "lr": 5e-3}),
-    "deep": ({}, {"epochs": 40, "batch_size": 64, "lr": 2e-3}),
-    "conv": ({}, {"epochs": 20, "batch_size": 128, "lr": 3e-3}),
-    # The same code size as `dense`, so the two compare like for like on corrupted digits.
-    "denoising": ({"latent_dim": 64}, {"epochs": 30, "batch_size": 128, "lr": 3e-3}),
-    "sparse": ({"rho": 0.04, "weight": 0.03}, {"epochs": 40, "batch_size": 128, "lr": 2e-3}),
-    "vae": ({}, {"epochs": 40, "batch_size": 128, "lr": 2e-3}),
-    "conv_vae": ({}, {"epochs": 30, "batch_size": 128, "lr": 3e-3}),
-    # The label carries the digit, so a small style space suffices; beta > 1 leaves fewer holes
-    # between posteriors, so prior samples are recognisable (>= 95% as the digit asked for).
-    "cvae": ({"latent_dim": 8, "beta": 1.25}, {"epochs": 60, "batch_size": 128, "lr": 2e-3}),
-}
-
 
 def pca_baseline(train_data: ImageData, test: ImageData, dim: int, knn_k: int = 5) -> dict:
     """PCA with ``dim`` components: the linear reference each model card row is set beside."""
@@ -63,7 +46,7 @@ def ensure_classifier(train_data: ImageData, test: ImageData, out_dir: Path, log
 
 def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Path,
                  on_progress=None, evaluate_fn=None) -> tuple[Path, dict]:
-    model_cfg, train_cfg = RECIPES[name]
+    model_cfg, train_cfg = VARIANTS[name].recipe
     cfg = config_for(VARIANTS[name], **train_cfg)
     model = build(name, model_cfg, seed=cfg.seed)
     t0 = time.perf_counter()
@@ -77,15 +60,15 @@ def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Pat
     return path, metrics
 
 
-METRIC_COLUMNS = [("test_mse", "MSE", "{:.5f}"), ("psnr", "PSNR dB", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"),
-                  ("knn5_acc", "kNN(5)", "{:.2%}"), ("active_units", "active", "{:.0%}"),
-                  ("neg_elbo", "-ELBO nats", "{:.1f}"), ("params", "params", "{:,}"),
-                  ("train_seconds", "train s", "{:.0f}")]
+# Variant-specific figures listed under the card's table (the table holds the headline metrics).
+CARD_EXTRAS = ("mean_activation", "denoise_mse", "samples_recognised", "samples_as_requested", "recon_nats",
+               "kl_nats", "codebook_perplexity", "codebook_usage")
 
 
 def model_card(rows: dict[str, dict], pca: dict[int, dict], settings: dict[str, dict], machine: str) -> str:
     """Markdown model card: settings, training time and metrics of each model, beside PCA."""
-    head = "| model | latent | " + " | ".join(c[1] for c in METRIC_COLUMNS) + " | PCA MSE | PCA kNN(5) |"
+    columns = [m for m in METRICS if m.headline]
+    head = "| model | latent | " + " | ".join(m.label for m in columns) + " | PCA MSE | PCA kNN(5) |"
     lines = ["# Pretrained models", "",
              "Trained by `aecore pretrain` on full MNIST (60,000 training images), evaluated on the",
              f"10,000-image test split. Machine: {machine}. Each row sits beside PCA with the same latent size.",
@@ -93,15 +76,13 @@ def model_card(rows: dict[str, dict], pca: dict[int, dict], settings: dict[str, 
              "which inflates their times.",
              "", head, "|" + "---|" * (head.count("|") - 1)]
     for name, m in rows.items():
-        cells = [fmt.format(m[key]) if key in m else "–" for key, _, fmt in METRIC_COLUMNS]
+        cells = [metric.cell(m.get(metric.key)) for metric in columns]
         p = pca.get(m["latent_dim"], {})
         lines.append(f"| `{name}` | {m['latent_dim']} | " + " | ".join(cells)
                      + f" | {p.get('test_mse', float('nan')):.5f} | {p.get('knn5_acc', float('nan')):.2%} |")
     lines += ["", "Variant-specific figures:", ""]
     for name, m in rows.items():
-        extra = {k: v for k, v in m.items() if k in ("mean_activation", "denoise_mse", "denoise_mse_dense",
-                                                  "samples_recognised", "samples_as_requested",
-                                                  "recon_nats", "kl_nats")}
+        extra = {k: v for k, v in m.items() if k in CARD_EXTRAS or k.startswith("denoise_mse_")}
         if extra:
             lines.append(f"- `{name}`: " + ", ".join(f"{k} = {v:.4g}" for k, v in extra.items()))
     lines += ["", "Settings (model config; training config):", ""]
@@ -123,9 +104,11 @@ def write_card(out_dir: Path, train_data: ImageData, test: ImageData) -> Path:
             models[name], meta = checkpoint.load(path)
             rows[name] = dict(meta["metrics"])
             settings[name] = {"config": meta["config"], "train": meta["train_config"]}
-    if "denoising" in models and "dense" in models:
-        c = models["denoising"].config
-        rows["denoising"]["denoise_mse_dense"] = denoise_mse(models["dense"], test, c.noise, c.noise_level)
+    for name, model in models.items():  # a denoiser beside the first plain model with a code of its size
+        plain = next((m for m in models.values() if not m.denoises and m.latent_dim == model.latent_dim), None)
+        if model.denoises and plain is not None:
+            c = model.config
+            rows[name][f"denoise_mse_{plain.variant}"] = denoise_mse(plain, test, c.noise, c.noise_level)
     dims = sorted({r["latent_dim"] for r in rows.values()})
     pca = {dim: pca_baseline(train_data, test, dim) for dim in dims}
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"

@@ -250,22 +250,14 @@ def encodings(model, model_sha: str, data, dkey: str | None = None) -> torch.Ten
     return codes.to(torch.float16).to(torch.float32)
 
 
-@torch.no_grad()
-def nearest(codes: torch.Tensor, query: torch.Tensor, k: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices and Euclidean distances of the ``k`` codes nearest to ``query`` (D,) or (1, D)."""
-    q = query.reshape(1, -1).to(codes.dtype)
-    d = torch.cdist(q, codes)[0]
-    k = min(k, len(codes))
-    dist, idx = d.topk(k, largest=False)
-    return idx, dist
-
-
 def locate(codes: torch.Tensor, coords: np.ndarray, query: torch.Tensor, k: int = 10) -> np.ndarray:
     """Place a new code on an existing map: the distance-weighted mean of its neighbours' positions.
 
     Works for every method (t-SNE and UMAP maps have no exact transform for an unseen point).
     """
-    idx, dist = nearest(codes, query, k)
-    w = 1.0 / (dist.numpy() + 1e-6)
-    pts = np.asarray(coords)[idx.numpy()]
+    from aecore.metrics import nearest_codes
+
+    idx, sq_dist = nearest_codes(query.reshape(1, -1).to(codes.dtype), codes, min(k, len(codes)))
+    w = 1.0 / (sq_dist[0].sqrt().numpy() + 1e-6)
+    pts = np.asarray(coords)[idx[0].numpy()]
     return (pts * w[:, None]).sum(0) / w.sum()

@@ -113,7 +113,7 @@ def loss_terms(model: Autoencoder, data: ImageData, batch_size: int = 1000, seed
     try:
         for idx in batches(len(data), batch_size, shuffle=False):
             x, y = data.images[idx].to(device), data.labels[idx].to(device)
-            out = model(x, y if model.conditional else None)
+            out = model(x, y)
             for k, v in {"loss": out.loss, **out.terms}.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
     finally:
@@ -157,7 +157,7 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
         n_epoch = 0
         for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen):
             x = data.images[idx]
-            out = model(x, data.labels[idx] if model.conditional else None)
+            out = model(x, data.labels[idx])
             loss = out.loss.item()
             if not math.isfinite(loss):
                 model.load_state_dict(good_state)

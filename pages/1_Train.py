@@ -41,7 +41,7 @@ with S.guard("Training settings"):
             busy = True
 
 
-@st.fragment(run_every=1.0 if busy else None)
+@st.fragment(run_every=2.0 if busy else None)  # a redraw a second costs every watching browser its CPU
 def live():
     job = S.current_job()
     if job is None:

@@ -8,7 +8,7 @@ import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
 from aecore import preprocess, projection  # noqa: E402
-from aecore.metrics import per_image_mse  # noqa: E402
+from aecore.metrics import nearest_codes, per_image_mse  # noqa: E402
 
 S.page("Draw")
 entries = S.models()
@@ -92,5 +92,5 @@ with right, S.guard("Latent map"):
         test = S.load_data(e.dataset, "test")
         st.plotly_chart(S.marker_map(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy(), where,
                                      title=f"{proj.label} map of the test digits"), key="draw_map")
-        idx, dist = projection.nearest(codes, z, 10)
-        S.digits(test.images[idx], caption="nearest test digits in latent space (closest first)")
+        idx, _ = nearest_codes(z[None], codes, 10)
+        S.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")

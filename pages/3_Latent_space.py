@@ -54,7 +54,7 @@ with S.guard("Selection"):
         idx = torch.tensor(rows)
         x, y = test.images[idx], test.labels[idx]
         with torch.no_grad():
-            rec = model.reconstruct(x, y if model.conditional else None)
+            rec = model.reconstruct(x, y)
         if len(rows) == 1:
             i = rows[0]
             st.markdown(f"**Test digit #{i}** (label {int(y[0])}, reconstruction MSE {errors[i]:.4f})")
@@ -70,5 +70,5 @@ with S.guard("Selection"):
                 S.digits(rec[:shown], cols=10, caption="their reconstructions")
             with b:
                 with torch.no_grad():
-                    z = model.encode(x, y if model.conditional else None)
+                    z = model.encode(x, y)
                 S.digits(decode_mean(model, z, y), scale=6, caption="decoding of the mean code")

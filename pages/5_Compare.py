@@ -10,6 +10,7 @@ import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
 from aecore import compare  # noqa: E402
+from aecore.metric_info import METRICS, better_directions, column_config  # noqa: E402
 from aecore.noise import NOISE_KINDS  # noqa: E402
 
 S.page("Compare")
@@ -25,15 +26,11 @@ with S.guard("Metrics"):
         extra = {e.name: S.quick_metrics(e) for e in missing}
     df = pd.DataFrame(compare.metrics_rows(entries, extra))
     df = df.dropna(axis=1, how="all")
-    fmt = {"MSE": "%.5f", "PSNR dB": "%.2f", "SSIM": "%.3f", "kNN(5) acc": "percent", "active units": "percent",
-           "-ELBO nats": "%.1f", "denoise MSE": "%.5f", "samples recognised": "percent", "params": "localized",
-           "train s": "%.1f"}
     st.dataframe(df, hide_index=True, key="metrics_table", placeholder="–",
-                 column_config={k: st.column_config.NumberColumn(format=v) for k, v in fmt.items() if k in df})
+                 column_config={k: st.column_config.NumberColumn(format=f) for k, f in column_config(df).items()})
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
-               "a 2,000-image test slice). Lower MSE and -ELBO are better; higher PSNR, SSIM and kNN are better.")
-    metric = st.selectbox("Chart", [c for c in ("MSE", "PSNR dB", "SSIM", "kNN(5) acc", "-ELBO nats", "params")
-                                    if c in df], key="compare_metric")
+               "a 2,000-image test slice). " + better_directions(df))
+    metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric")
     if metric:
         st.plotly_chart(px.bar(df.dropna(subset=[metric]), x="model", y=metric, color="variant", height=320),
                         key="metric_chart")
@@ -57,17 +54,16 @@ with S.guard("Same digits, every model"):
 
 with S.guard("Denoising"):
     st.subheader("Denoising")
-    plain = [e for e in entries if e.variant != "denoising"]
-    noisy_models = [e for e in entries if e.variant == "denoising"]
+    plain = [e for e in entries if not e.can("denoises")]
+    noisy_models = [e for e in entries if e.can("denoises")]
     if not plain or not noisy_models:
         st.info("This view needs a denoising model and one other (e.g. dense): train them on the Train page.")
     else:
         c = st.columns(4)
         kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind")
         level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level")
-        dense_first = sorted(plain, key=lambda e: e.variant != "dense")
         with c[2]:
-            a = S.pick_model("Plain model", dense_first, key="noise_plain")
+            a = S.pick_model("Plain model", plain, key="noise_plain")
         with c[3]:
             b = S.pick_model("Denoising model", noisy_models, key="noise_denoising")
         test = S.load_data(a.dataset, "test")

@@ -113,9 +113,8 @@ def test_knn_accuracy_of_codes(name, shipped, test_split, full_train):
 
 def test_pretrain_one_writes_a_loadable_checkpoint(tmp_path, monkeypatch, bundled_train, bundled_test):
     """The pretrain path itself, on a short recipe (the real one is `aecore pretrain`)."""
-    import aecore.pretrain as pretrain
 
-    monkeypatch.setitem(pretrain.RECIPES, "dense", ({"latent_dim": 8}, {"epochs": 1}))
+    monkeypatch.setattr(VARIANTS["dense"], "recipe", ({"latent_dim": 8}, {"epochs": 1}))
     path, m = pretrain_one("dense", bundled_train.subset(500), bundled_test.subset(200), tmp_path,
                            evaluate_fn=lambda model: {"test_mse": 0.5})
     model, meta = checkpoint.load(path)

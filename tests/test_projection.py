@@ -89,8 +89,10 @@ def test_low_dimensional_codes_pass_through():
 
 def test_nearest_and_locate():
     codes = torch.tensor([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [0.0, 1.0]])
-    idx, dist = projection.nearest(codes, torch.tensor([0.9, 0.1]), k=2)
-    assert idx.tolist() == [1, 0] and dist[0] < dist[1]
+    from aecore.metrics import nearest_codes
+
+    idx, dist = nearest_codes(torch.tensor([[0.9, 0.1]]), codes, k=2)
+    assert idx[0].tolist() == [1, 0] and dist[0, 0] < dist[0, 1]
     coords = np.array([[0, 0], [10, 0], [50, 50], [0, 10]], np.float32)
     where = projection.locate(codes, coords, torch.tensor([1.0, 0.0]), k=1)
     np.testing.assert_allclose(where, [10, 0], atol=1e-3)

@@ -9,6 +9,7 @@ from aecore.models.denoising import DenoisingAE
 from aecore.models.dense import DenseAE
 from aecore.models.sparse import SparseAE
 from aecore.models.vae import VAE, VAEBase
+from aecore.models.vq_vae import VQVAE
 
 VARIANTS: dict[str, type[Autoencoder]] = {
     "dense": DenseAE,
@@ -19,6 +20,7 @@ VARIANTS: dict[str, type[Autoencoder]] = {
     "vae": VAE,
     "conv_vae": ConvVAE,
     "cvae": CVAE,
+    "vq_vae": VQVAE,
 }
 
 

@@ -48,6 +48,11 @@ class Autoencoder(nn.Module):
     generative: ClassVar[bool] = False  # has a prior to sample from
     conditional: ClassVar[bool] = False  # encoder and decoder see the label
     train_defaults: ClassVar[dict] = {}  # TrainConfig overrides that suit this variant
+    # (model config, TrainConfig overrides) that train the shipped checkpoint: ``aecore pretrain``'s recipe.
+    recipe: ClassVar[tuple[dict, dict]] = ({}, {})
+    retired_settings: ClassVar[tuple[str, ...]] = ()  # config keys older checkpoints have and loading drops
+    denoises: ClassVar[bool] = False  # trained to map corrupted inputs to clean ones
+    has_codebook: ClassVar[bool] = False  # codes are entries of a learned codebook (code_indices gives them)
 
     def __init__(self, config=None):
         super().__init__()
@@ -75,6 +80,7 @@ class Autoencoder(nn.Module):
         raise NotImplementedError
 
     def _check_labels(self, labels: Tensor | None, n: int) -> None:
+        """Every model takes the digit labels; only conditional models need (and read) them."""
         if self.conditional and labels is None:
             raise ValueError(f"{self.variant} is conditional: pass the digit labels")
         if labels is not None and self.conditional and labels.shape[0] != n:
@@ -110,6 +116,10 @@ class Autoencoder(nn.Module):
     def penalties(self, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Extra weighted loss and named raw terms on the code; none by default."""
         return z.new_zeros(()), {}
+
+    def extra_metrics(self, test, codes: Tensor, classifier=None) -> dict:
+        """Metrics only this variant has (on the test split, given its codes), for ``metrics.evaluate``."""
+        return {}
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> AEOutput:
         z = self.encode(self.corrupt(x), labels)

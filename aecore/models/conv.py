@@ -36,6 +36,7 @@ def conv_decoder(channels: int, in_features: int) -> nn.Sequential:
 class ConvAE(Autoencoder):
     config_class = ConvConfig
     description = "Convolutional autoencoder: strided convolutions in, transposed convolutions out"
+    recipe = ({}, {"epochs": 20, "batch_size": 128, "lr": 3e-3})  # the shipped checkpoint's (aecore pretrain)
 
     def __init__(self, config=None):
         super().__init__(config)

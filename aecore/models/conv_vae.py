@@ -12,12 +12,12 @@ class ConvVAEConfig:
     latent_dim: int = param(16, "Size of the latent space", min=1, max=256)
     channels: int = param(32, "Channels of the first convolution", min=4, max=128)
     beta: float = param(1.0, "Weight of the KL term (1 = the true ELBO)", min=0.0, max=100.0)
-    recon_loss: str = param("bce", "Bernoulli decoder: binary cross-entropy", choices=("bce",))
 
 
 class ConvVAE(VAEBase):
     config_class = ConvVAEConfig
     description = "Convolutional VAE: strided convolutions in, transposed convolutions out"
+    recipe = ({}, {"epochs": 30, "batch_size": 128, "lr": 3e-3})  # the shipped checkpoint's (aecore pretrain)
 
     def __init__(self, config=None):
         super().__init__(config)

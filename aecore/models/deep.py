@@ -19,6 +19,7 @@ class DeepConfig:
 class DeepAE(Autoencoder):
     config_class = DeepConfig
     description = "Deep MLP autoencoder (784-512-256-32 by default), linear code"
+    recipe = ({}, {"epochs": 40, "batch_size": 64, "lr": 2e-3})  # the shipped checkpoint's (aecore pretrain)
 
     def __init__(self, config=None):
         super().__init__(config)

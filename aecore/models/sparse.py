@@ -22,6 +22,7 @@ class SparseConfig:
 class SparseAE(Autoencoder):
     config_class = SparseConfig
     description = "Sparse autoencoder: sigmoid code units held to a low firing rate (KL to rho, or L1)"
+    recipe = ({"rho": 0.04, "weight": 0.03}, {"epochs": 40, "batch_size": 128, "lr": 2e-3})  # shipped checkpoint's
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -46,3 +47,6 @@ class SparseAE(Autoencoder):
             rho = torch.full_like(rate, c.rho)
             raw = (rho * (rho / rate).log() + (1 - rho) * ((1 - rho) / (1 - rate)).log()).sum()
         return c.weight * raw, {"sparsity": raw}
+
+    def extra_metrics(self, test, codes, classifier=None):
+        return {"mean_activation": float(codes.mean())}
