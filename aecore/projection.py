@@ -1,9 +1,8 @@
-"""2-D maps of latent codes (UMAP, PCA, t-SNE), cached on disk, plus nearest-neighbour lookups.
+"""2-D maps of latent codes (UMAP, PCA, t-SNE), and the codes and per-image errors they are drawn with.
 
-A projection is keyed by the sha256 of the model file's content, the dataset, the method and its
-settings. It is looked up first in the shipped folder (assets/projections, written by
-``scripts/precompute_projections.py``), then in the user cache ($AECORE_CACHE_DIR/projections),
-and only computed when neither has it.
+Each is an entry of the one array cache (:mod:`aecore.cache`), keyed by the model file's sha256, the
+data's fingerprint, and the method and its settings: shipped for the pretrained models, cached for
+the rest, computed only when neither has it.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import hashlib
 import json
 import time
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import storage
+from aecore import cache, storage
 
 METHODS = ("umap", "pca", "tsne")
 METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
@@ -30,16 +28,7 @@ DEFAULTS = {
     "pca": {},
     "tsne": {"perplexity": 30.0, "seed": 0},
 }
-SHIPPED_DIR = storage.asset("projections")
-
-# What a truncated, empty or foreign cache file raises: such an entry is treated as missing and recomputed.
-UNREADABLE = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
-
 Progress = Callable[[float, str], None]
-
-
-def cache_dir() -> Path:
-    return storage.cache_root() / "projections"
 
 
 def settings_for(method: str, settings: dict | None = None, n: int | None = None) -> dict:
@@ -61,10 +50,8 @@ def data_key(data) -> str:
     return f"{data.dataset}-{data.split}-{h.hexdigest()[:16]}"
 
 
-def cache_key(model_sha: str, dataset: str, method: str, settings: dict) -> str:
-    blob = json.dumps({"model": model_sha, "dataset": dataset, "method": method, "settings": settings},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+def map_name(model_sha: str, dataset: str, method: str, settings: dict) -> str:
+    return cache.name("map", model=model_sha, dataset=dataset, method=method, settings=settings)
 
 
 @dataclass
@@ -82,33 +69,15 @@ class Projection:
         return METHOD_NAMES[self.method]
 
 
-def _read(path: Path) -> np.ndarray | None:
-    try:
-        with np.load(path) as z:
-            return z["coords"].astype(np.float32)
-    except UNREADABLE:
-        return None
-
-
 def lookup(key: str) -> tuple[np.ndarray, str] | None:
-    """(coords, where) from the shipped folder or the cache, or None."""
-    for folder, where in ((SHIPPED_DIR, "shipped"), (cache_dir(), "cache")):
-        path = folder / f"{key}.npz"
-        if path.is_file():
-            coords = _read(path)
-            if coords is not None:
-                return coords, where
-    return None
+    """(coords, "shipped" or "cache") of a map, or None."""
+    hit = cache.get(key)
+    return None if hit is None or "coords" not in hit[0] else (hit[0]["coords"].astype(np.float32), hit[1])
 
 
-def _write_npz(folder: Path, name: str, **arrays) -> Path:
-    """Write ``folder/name.npz`` atomically."""
-    return storage.write_atomic(folder / f"{name}.npz", lambda f: np.savez_compressed(f, **arrays))
-
-
-def store(key: str, coords: np.ndarray, folder: Path | None = None, **info) -> Path:
-    """Write float16 coordinates atomically (small: 10k points are 40 kB)."""
-    return _write_npz(folder or cache_dir(), key, coords=coords.astype(np.float16), info=json.dumps(info))
+def store(key: str, coords: np.ndarray, folder: Path | None = None, **info) -> bool:
+    """Keep float16 coordinates (10k points are 40 kB); False when the cache cannot be written."""
+    return cache.put(key, folder, coords=coords.astype(np.float16), info=json.dumps(info))
 
 
 def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress | None = None) -> np.ndarray:
@@ -165,7 +134,7 @@ def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str =
                   use_cache: bool = True) -> Projection:
     """Cached projection of precomputed codes (row order kept)."""
     s = settings_for(method, settings, n=len(codes))
-    key = cache_key(model_sha, dataset, method, s)
+    key = map_name(model_sha, dataset, method, s)
     if use_cache:
         hit = lookup(key)
         if hit is not None and len(hit[0]) == len(codes):
@@ -173,13 +142,7 @@ def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str =
     t0 = time.perf_counter()
     coords = reduce(codes, method, s, on_progress)
     seconds = time.perf_counter() - t0
-    saved = False
-    if use_cache:
-        try:
-            store(key, coords, method=method, settings=s, dataset=dataset, model=model_sha)
-            saved = True
-        except OSError:
-            pass  # a read-only cache only costs speed; the caption says so
+    saved = use_cache and store(key, coords, method=method, settings=s, dataset=dataset, model=model_sha)
     if on_progress:
         on_progress(1.0, f"{METHOD_NAMES[method]} done in {seconds:.1f} s")
     return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds, saved)
@@ -189,35 +152,20 @@ def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,
                       settings: dict | None = None) -> Projection | None:
     """The projection if it is already shipped or cached, without computing anything."""
     s = settings_for(method, settings, n=codes_len)
-    key = cache_key(model_sha, dataset, method, s)
+    key = map_name(model_sha, dataset, method, s)
     hit = lookup(key)
     if hit is None or len(hit[0]) != codes_len:
         return None
     return Projection(hit[0], method, s, key, hit[1])
 
 
-def _lookup_array(name: str, shipped: bool = True, folders: list[Path] | None = None) -> np.ndarray | None:
-    folders = folders or ([SHIPPED_DIR] if shipped else []) + [cache_dir()]
-    for folder in folders:
-        path = folder / f"{name}.npz"
-        if path.is_file():
-            try:
-                with np.load(path) as z:
-                    return z["values"].astype(np.float32)
-            except UNREADABLE:
-                continue
-    return None
-
-
-def _store_array(name: str, values: np.ndarray, folder: Path | None = None) -> None:
-    try:
-        _write_npz(folder or cache_dir(), name, values=values.astype(np.float16))
-    except OSError:
-        pass  # a read-only cache only costs speed
+def _array(entry: str, folder: Path | None = None, shipped: bool = True) -> np.ndarray | None:
+    hit = cache.get(entry, shipped=shipped, folders=[folder] if folder else None)
+    return None if hit is None or "values" not in hit[0] else hit[0]["values"].astype(np.float32)
 
 
 def errors_name(model_sha: str, dkey: str) -> str:
-    return "errors-" + hashlib.sha256(f"{model_sha}|{dkey}".encode()).hexdigest()[:32]
+    return cache.name("errors", model=model_sha, data=dkey)
 
 
 def reconstruction_errors(model, model_sha: str, data, dkey: str | None = None, folder: Path | None = None):
@@ -227,12 +175,12 @@ def reconstruction_errors(model, model_sha: str, data, dkey: str | None = None, 
     from aecore.metrics import per_image_mse, reconstruct_all
 
     name = errors_name(model_sha, dkey or data_key(data))
-    hit = _lookup_array(name, folders=[folder] if folder else None)
+    hit = _array(name, folder)
     if hit is not None and len(hit) == len(data):
         return hit
     with torch.no_grad():
         err = per_image_mse(reconstruct_all(model, data.images, data.labels), data.images).numpy()
-    _store_array(name, err, folder)
+    cache.put(name, folder, values=err.astype(np.float16))
     return err.astype(np.float16).astype(np.float32)
 
 
@@ -240,13 +188,13 @@ def encodings(model, model_sha: str, data, dkey: str | None = None) -> torch.Ten
     """Codes of every image in ``data`` (N, D), cached on disk in float16 (not shipped: they are larger)."""
     from aecore.metrics import encode_all
 
-    name = "codes-" + hashlib.sha256(f"{model_sha}|{dkey or data_key(data)}".encode()).hexdigest()[:32]
-    hit = _lookup_array(name, shipped=False)
+    name = cache.name("codes", model=model_sha, data=dkey or data_key(data))
+    hit = _array(name, shipped=False)
     if hit is not None and hit.shape == (len(data), model.latent_dim):
         return torch.from_numpy(hit)
     with torch.no_grad():
         codes = encode_all(model, data)
-    _store_array(name, codes.numpy())
+    cache.put(name, values=codes.numpy().astype(np.float16))
     return codes.to(torch.float16).to(torch.float32)
 
 

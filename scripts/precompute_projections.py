@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         codes = encode_all(model, test).numpy()
         for method in projection.METHODS:
             s = projection.settings_for(method, n=len(codes))
-            key = projection.cache_key(entry.sha256, dkey, method, s)
+            key = projection.map_name(entry.sha256, dkey, method, s)
             wanted.add(f"{key}.npz")  # every method's file of a current model is kept
             if method not in args.methods:
                 continue

@@ -2,13 +2,14 @@ import numpy as np
 import pytest
 import torch
 
+from aecore import cache as array_cache
 from aecore import projection
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path))
-    return tmp_path / "projections"
+    return tmp_path / "arrays"
 
 
 def blobs(n=300, d=6, seed=0):
@@ -37,17 +38,17 @@ def test_key_depends_on_model_dataset_method_and_settings(cache):
     assert projection.cached_projection(300, "sha-a", "fashion_mnist", "pca") is None
     assert projection.cached_projection(300, "sha-a", "mnist", "tsne") is None
     assert projection.cached_projection(299, "sha-a", "mnist", "pca") is None
-    keys = {projection.cache_key("m", "mnist", "umap", projection.settings_for("umap", {"n_neighbors": k}, 10))
+    keys = {projection.map_name("m", "mnist", "umap", projection.settings_for("umap", {"n_neighbors": k}, 10))
             for k in (5, 15)}
     assert len(keys) == 2
 
 
 def test_shipped_projections_are_read_first(cache, tmp_path, monkeypatch):
     shipped = tmp_path / "shipped"
-    monkeypatch.setattr(projection, "SHIPPED_DIR", shipped)
+    monkeypatch.setattr(array_cache, "SHIPPED_DIR", shipped)
     codes, _ = blobs(50)
     s = projection.settings_for("pca", n=50)
-    key = projection.cache_key("sha-s", "mnist", "pca", s)
+    key = projection.map_name("sha-s", "mnist", "pca", s)
     projection.store(key, np.ones((50, 2), np.float32), folder=shipped)
     p = projection.project_codes(codes, "sha-s", "mnist", "pca")
     assert p.cached == "shipped" and np.all(p.coords == 1)
@@ -140,7 +141,7 @@ def test_precompute_script_writes_shipped_maps(cache, tiny_models_dir, tmp_path,
     assert precompute_projections.main(["--models-dir", str(tiny_models_dir), "--out", str(out),
                                         "--methods", "pca", "--models", "dense", "vae"]) == 0
     assert len(list(out.glob("errors-*.npz"))) == 2 and len(list(out.glob("*.npz"))) == 4
-    monkeypatch.setattr(projection, "SHIPPED_DIR", out)
+    monkeypatch.setattr(array_cache, "SHIPPED_DIR", out)
     test = load("mnist", "test")
     entry = catalog.describe(tiny_models_dir / "dense.safetensors", "pretrained")
     hit = projection.cached_projection(len(test), entry.sha256, projection.data_key(test), "pca")

@@ -16,6 +16,7 @@ from safetensors.torch import save as st_save
 from streamlit.testing.v1 import AppTest
 
 import app_state as S
+from aecore import cache as array_cache
 from aecore import catalog, checkpoint, jobs, projection, storage
 
 PAGES = ["app.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
@@ -110,7 +111,7 @@ def test_uploading_a_checkpoint_naming_a_strange_dataset_is_refused(app_env):
 def test_a_damaged_cache_entry_is_recomputed(app_env, damage):
     codes = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
     first = projection.project_codes(codes, "sha-x", "data-y", "pca")
-    path = projection.cache_dir() / f"{first.key}.npz"
+    path = array_cache.cache_dir() / f"{first.key}.npz"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncate" else damage)
     again = projection.project_codes(codes, "sha-x", "data-y", "pca")

@@ -1,0 +1,60 @@
+"""One on-disk cache of arrays (latent maps, codes, per-image errors), keyed by content.
+
+An entry is ``<kind>-<hash>.npz``, the hash covering everything its arrays depend on (the model file's
+sha256, the data's fingerprint, a method and its settings), so an entry never goes stale: a retrained
+model or other data simply misses. Reads try the shipped folder (package data: the pretrained models'
+maps and errors, written by ``scripts/precompute_projections.py``) and then the user cache
+(``~/.cache/aecore/arrays``). A truncated, empty or foreign file counts as missing and is replaced when
+the entry is computed again. Writes are atomic; a read-only or full cache folder costs only speed, and
+:func:`put` says whether it wrote, so captions can tell the truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from aecore import storage
+
+SHIPPED_DIR = storage.asset("projections")
+# What a damaged entry raises when read: it is treated as missing.
+UNREADABLE = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
+
+
+def cache_dir() -> Path:
+    return storage.cache_root() / "arrays"
+
+
+def name(kind: str, **parts) -> str:
+    """The entry's file stem: ``kind`` plus a hash of ``parts`` (JSON-able values)."""
+    blob = json.dumps(parts, sort_keys=True)
+    return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:32]}"
+
+
+def get(entry: str, shipped: bool = True, folders: list[Path] | None = None) -> tuple[dict, str] | None:
+    """({array name: array}, "shipped" or "cache") of the first readable copy of ``entry``, or None."""
+    where = folders or ([SHIPPED_DIR] if shipped else []) + [cache_dir()]
+    for folder in where:
+        path = folder / f"{entry}.npz"
+        if not path.is_file():
+            continue
+        try:
+            with np.load(path) as z:
+                arrays = {k: z[k] for k in z.files}
+        except UNREADABLE:
+            continue
+        return arrays, "shipped" if folder == SHIPPED_DIR else "cache"
+    return None
+
+
+def put(entry: str, folder: Path | None = None, **arrays) -> bool:
+    """Write ``entry`` atomically; False (nothing written) when the folder cannot be written."""
+    try:
+        storage.write_atomic((folder or cache_dir()) / f"{entry}.npz", lambda f: np.savez_compressed(f, **arrays))
+    except OSError:
+        return False
+    return True
