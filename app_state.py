@@ -315,87 +315,9 @@ def digits(batch, cols: int | None = None, caption: str | None = None, scale: in
     st.image(images.tile_png(batch, cols=cols, scale=scale), caption=caption)
 
 
-def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None,
-                  title: str = "", height: int = 520, dragmode: str = "pan"):
-    """One WebGL trace of the mapped test codes (customdata[0] = test row).
-
-    ``coords`` (M, 2) are the map positions of test rows ``rows`` (default: all, in order)."""
-    import numpy as np
-    import plotly.graph_objects as go
-
-    rows = np.arange(len(coords)) if rows is None else np.asarray(rows)  # test row of each coordinate
-    labels = np.asarray(labels)[rows]
-    xy = np.asarray(coords)
-    err = None if errors is None else np.asarray(errors)[rows]
-    if color_by == "error" and err is not None:
-        marker = {"color": err, "colorscale": "Viridis", "colorbar": {"title": "MSE"}, "size": 4}
-    else:
-        palette = _label_colours()
-        scale = [[v, palette[i]] for i in range(10) for v in (i / 10, (i + 1) / 10)]
-        marker = {"color": labels, "colorscale": scale, "cmin": 0, "cmax": 10, "size": 4,
-                  "colorbar": {"title": "digit", "tickvals": [i + 0.5 for i in range(10)],
-                               "ticktext": [str(i) for i in range(10)]}}
-    custom = np.stack([rows, labels, err if err is not None else np.zeros(len(rows))], 1)
-    fig = go.Figure(go.Scattergl(
-        x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=custom, name="test digits",
-        hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
-                      "<extra></extra>"))
-    fig.update_layout(height=height, title=title, showlegend=False, dragmode=dragmode,
-                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
-    return fig
-
-
-def _label_colours() -> list[str]:
-    import plotly.colors as pc
-
-    return pc.qualitative.T10
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
-def _map_picture(key: str, _coords, _labels) -> tuple[str, tuple, tuple]:
-    """The test digits of a map as one PNG data URI (with its data ranges), made once per model and map."""
-    import base64
+def map_picture(key: str, _coords, _labels) -> tuple[str, tuple, tuple]:
+    """The test digits of a map as one PNG data URI with its data ranges, made once per model and map (``key``)."""
+    import figures
 
-    import numpy as np
-
-    palette = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in _label_colours()], np.uint8)
-    png, xr, yr = images.scatter_png(_coords, palette[np.asarray(_labels) % len(palette)])
-    return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
-
-
-def marker_map(key: str, coords, labels, where, title: str = "", height: int = 420):
-    """A map that changes with every stroke: the 10,000 test digits are one cached picture under the axes,
-    and only the marker is data, so each stroke sends a few kB instead of the whole scatter."""
-    import plotly.graph_objects as go
-
-    uri, xr, yr = _map_picture(key, coords, labels)
-    fig = go.Figure(go.Scatter(x=[where[0]], y=[where[1]], mode="markers", name="your digit", hoverinfo="name",
-                               marker={"symbol": "star", "size": 22, "color": "red",
-                                       "line": {"color": "white", "width": 2}}))
-    for digit, colour in enumerate(_label_colours()):  # legend entries only: the points are in the picture
-        fig.add_scatter(x=[None], y=[None], mode="markers", marker={"color": colour, "size": 8}, name=str(digit))
-    fig.add_layout_image(source=uri, xref="x", yref="y", x=xr[0], y=yr[1], sizex=xr[1] - xr[0],
-                         sizey=yr[1] - yr[0], sizing="stretch", layer="below")
-    fig.update_xaxes(range=xr, showgrid=False, zeroline=False)
-    fig.update_yaxes(range=yr, showgrid=False, zeroline=False)
-    fig.update_layout(height=height, title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
-    return fig
-
-
-def loss_figure(snap: dict):
-    """Every loss term of a training job snapshot: train (per report) and validation (per epoch)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    steps = snap["steps"]
-    for term in (steps[-1] if steps else {}):
-        if term != "step":
-            fig.add_scatter(x=[s["step"] for s in steps], y=[s[term] for s in steps], name=f"train {term}",
-                            mode="lines")
-    ep = snap["epochs"]
-    for term in (ep[-1]["val"] if ep else {}):
-        fig.add_scatter(x=[e["step"] for e in ep], y=[e["val"][term] for e in ep], name=f"val {term}",
-                        mode="lines+markers", line={"dash": "dot"})
-    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
-                      yaxis_title="loss", yaxis_type="log", title="Loss terms")
-    return fig
+    return figures.map_picture(_coords, _labels)

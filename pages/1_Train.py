@@ -7,6 +7,7 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
+import figures  # noqa: E402
 from aecore import VARIANTS, catalog, jobs, storage  # noqa: E402
 from aecore.data import DATASETS  # noqa: E402
 from aecore.train import TrainConfig, config_for  # noqa: E402
@@ -53,7 +54,7 @@ def live():
     if status == jobs.RUNNING and st.button("Stop", key="stop", help="any tab on this server can stop a run"):
         job.stop()
     if snap["steps"]:
-        st.plotly_chart(S.loss_figure(snap), key="curves")
+        st.plotly_chart(figures.loss_figure(snap), key="curves")
     if snap["preview"] is not None:
         S.digits(snap["originals"], caption="test digits")
         S.digits(snap["preview"], caption="their reconstructions, as training goes")

@@ -7,6 +7,7 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
+import figures  # noqa: E402
 from aecore import preprocess, projection  # noqa: E402
 from aecore.metrics import nearest_codes, per_image_mse  # noqa: E402
 
@@ -90,7 +91,8 @@ with right, S.guard("Latent map"):
             z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
         where = projection.locate(codes, proj.coords, z)
         test = S.load_data(e.dataset, "test")
-        st.plotly_chart(S.marker_map(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy(), where,
-                                     title=f"{proj.label} map of the test digits"), key="draw_map")
+        picture = S.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
+        st.plotly_chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits"),
+                        key="draw_map")
         idx, _ = nearest_codes(z[None], codes, 10)
         S.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")

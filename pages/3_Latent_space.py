@@ -7,6 +7,7 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 import app_state as S  # noqa: E402
+import figures  # noqa: E402
 from aecore.generate import decode_mean  # noqa: E402
 from aecore.projection import METHOD_NAMES, METHODS  # noqa: E402
 
@@ -33,7 +34,7 @@ with S.guard("Latent map"):
                      + ("cached" if proj.saved else "not cached (the cache folder cannot be written)"))
     st.caption(f"{proj.label} of {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
                "Drag a box (or pick lasso in the toolbar) to select digits; click a point to see it.")
-    fig = S.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
+    fig = figures.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
                           dragmode="select")
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"latent_chart.{entry.name}.{method}.{n}")
