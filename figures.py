@@ -82,3 +82,15 @@ def loss_figure(snap: dict):
     fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
                       yaxis_title="loss", yaxis_type="log", title="Loss terms")
     return fig
+
+
+def code_grid(indices, size: int, title: str = ""):
+    """Which codebook entry (of ``size``) sits at each position of a VQ model's code grid, as a labelled heatmap."""
+    grid = np.asarray(indices)
+    fig = go.Figure(go.Heatmap(z=grid, text=grid, texttemplate="%{text}", colorscale="Viridis", zmin=0,
+                               zmax=size - 1, showscale=False, hovertemplate="row %{y}, column %{x}: entry %{z}"
+                               "<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_layout(height=300, width=300, title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    return fig

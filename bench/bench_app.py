@@ -39,7 +39,6 @@ from tests.browser_support import (  # noqa: E402
     app_env,
     captions,
     chosen,
-    full_data_dir,
     launch,
     missing_browser,
     pretrained_models,
@@ -48,6 +47,7 @@ from tests.browser_support import (  # noqa: E402
     stroke,
     train_cli,
 )
+from tests.conftest import full_data_dir  # noqa: E402
 
 TARGETS = {"a": 10.0, "b_first": 1.0, "b_warm": 1.0, "c": 3.0, "d_compute": 60.0, "d_cached": 3.0}
 NEW = "bench-new"

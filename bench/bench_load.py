@@ -35,7 +35,6 @@ from tests.browser_support import (  # noqa: E402
     AppServer,
     app_env,
     captions,
-    full_data_dir,
     launch,
     missing_browser,
     open_page,
@@ -44,6 +43,7 @@ from tests.browser_support import (  # noqa: E402
     settle,
     stroke,
 )
+from tests.conftest import full_data_dir  # noqa: E402
 
 TARGETS = {"stroke_median": 1.5, "stroke_p90": 3.0, "nav_median": 1.5, "errors": 0, "peak_rss_gb": 2.5,
            "alone_stroke_settled": 0.5, "alone_latent_map": 1.5}

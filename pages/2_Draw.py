@@ -80,6 +80,12 @@ with right, S.guard("Reconstructing"):
         with cols[i % len(cols)]:
             S.digits(r, scale=4, caption=f"{e.name}: MSE {float(per_image_mse(r, x)):.4f}")
 
+with right, S.guard("Code grid"):
+    for e in [e for e in picked if e.can("has_codebook")]:
+        model, _ = S.load_model(e)
+        st.plotly_chart(figures.code_grid(model.code_indices(x)[0], model.config.codebook_size,
+                                          title=f"{e.name}: codebook entry at each position"), key=f"grid.{e.name}")
+
 with right, S.guard("Latent map"):
     if picked:
         e = S.pick_model("Place the digit on this model's latent map", picked, key="draw_map_model")

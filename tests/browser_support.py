@@ -83,12 +83,6 @@ def train_cli(variant: str, out: Path, env: dict, epochs: int = 1, train_size: i
     return out
 
 
-def full_data_dir() -> Path | None:
-    """Where the full MNIST lies beside the checkout (../shared/data), as run.sh would use it."""
-    root = REPO.parent / "shared" / "data"
-    return root if (root / "MNIST" / "raw").is_dir() else None
-
-
 def pretrained_models() -> list[Path]:
     from aecore.storage import pretrained_dir
 

@@ -15,10 +15,15 @@ def run(path, timeout=180, **state):
     return at.run()
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_page_renders(app_env, path):
+TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare"]
+
+
+@pytest.mark.parametrize(("path", "title"), list(zip(PAGES, TITLES, strict=True)))
+def test_page_renders(app_env, path, title):
     at = run(path, latent_method="pca")
     no_errors(at)
+    assert [t.value for t in at.title] == [title]
+    assert len(list(at.main)) > 3  # more than a title: the page drew its content
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -45,6 +50,14 @@ def test_home_download_button_says_in_one_line_when_offline(app_env):
     assert not at.exception
     assert [e.value for e in at.error] == ["Finding the dataset: not downloading: AECORE_OFFLINE is set"]
     assert any("bundled sample" in m.value for m in at.markdown)  # the app goes on with what it has
+
+
+def test_draw_shows_the_code_grid_of_a_model_with_a_codebook(app_env):
+    at = run("pages/2_Draw.py", draw_models=["vq_vae (pretrained)", "dense"], draw_map_model="dense")
+    at.file_uploader(key="draw_upload").set_value(("one.png", png_of_one(), "image/png")).run()
+    no_errors(at)
+    grids = [c for c in at.get("plotly_chart") if "codebook entry at each position" in c.proto.spec]
+    assert len(grids) == 1  # only the model that declares a codebook gets one
 
 
 def test_draw_empty_canvas_is_a_hint(app_env):
@@ -151,7 +164,7 @@ def test_compare_denoising_controls(app_env):
 
 
 def test_compare_measures_models_saved_without_metrics(app_env):
-    from aecore import catalog, checkpoint
+    from aecore import checkpoint
 
     model, _ = checkpoint.load(app_env["models"] / "dense.safetensors")
     checkpoint.save(model, app_env["models"] / "bare.safetensors")  # no metrics, like --fast-eval
@@ -162,7 +175,7 @@ def test_compare_measures_models_saved_without_metrics(app_env):
     no_errors(at)
     table = at.dataframe[0].value.set_index("model")
     assert 0 < table.loc["bare", "MSE"] < 1 and table.loc["bare", "PSNR dB"] > 0
-    assert catalog.list_models()
+    assert "test_mse" not in checkpoint.load(app_env["models"] / "bare.safetensors")[1].get("metrics", {})
 
 
 @pytest.mark.parametrize("path,key", [("pages/3_Latent_space.py", "latent_model"),

@@ -29,7 +29,6 @@ from .browser_support import (
     captions,
     choose,
     chosen,
-    full_data_dir,
     launch,
     missing_browser,
     open_page,
@@ -41,6 +40,7 @@ from .browser_support import (
     train_cli,
     wait_text,
 )
+from .conftest import full_data_dir
 
 pytestmark = [pytest.mark.browser]
 _why = missing_browser()

@@ -4,8 +4,10 @@ MSE, ELBO and sample targets use the MNIST test split, which the bundled sample 
 kNN targets need the full training split as the reference set and run where it is available.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
-import torch
 
 from aecore import VARIANTS, checkpoint
 from aecore.classifier import CLASSIFIER_PATH, accuracy, load_classifier
@@ -103,6 +105,21 @@ def test_cvae_draws_the_digit_it_is_asked_for(metrics):
     assert metrics["cvae"]["samples_as_requested"] >= 0.95
 
 
+def test_vq_vae_reconstructs_at_least_as_well_as_conv_and_uses_its_codebook(shipped, metrics):
+    vq = metrics["vq_vae"]
+    assert vq["test_mse"] <= 0.0035 and vq["test_mse"] <= metrics["conv"]["test_mse"]
+    size = shipped["vq_vae"][0].config.codebook_size
+    assert 128 <= size <= 512
+    assert vq["codebook_perplexity"] >= 0.25 * size
+
+
+def test_vq_vae_knn_is_reported_beside_pca():
+    card = (MODELS_DIR / "README.md").read_text()
+    row = next(line for line in card.splitlines() if line.startswith("| `vq_vae` |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[5].endswith("%") and cells[-1].endswith("%")  # its kNN(5), and PCA's at the same size
+
+
 @pytest.mark.parametrize("name", ["dense", "deep", "conv"])
 def test_knn_accuracy_of_codes(name, shipped, test_split, full_train):
     model = shipped[name][0]
@@ -114,9 +131,21 @@ def test_knn_accuracy_of_codes(name, shipped, test_split, full_train):
 def test_pretrain_one_writes_a_loadable_checkpoint(tmp_path, monkeypatch, bundled_train, bundled_test):
     """The pretrain path itself, on a short recipe (the real one is `aecore pretrain`)."""
 
+    from aecore.metrics import evaluate
+    from aecore.pretrain import write_card
+
+    train_data, test = bundled_train.subset(500), bundled_test.subset(200)
     monkeypatch.setattr(VARIANTS["dense"], "recipe", ({"latent_dim": 8}, {"epochs": 1}))
-    path, m = pretrain_one("dense", bundled_train.subset(500), bundled_test.subset(200), tmp_path,
-                           evaluate_fn=lambda model: {"test_mse": 0.5})
+    path, m = pretrain_one("dense", train_data, test, tmp_path, evaluate_fn=lambda model: evaluate(model, test))
     model, meta = checkpoint.load(path)
     assert model.latent_dim == 8 and meta["metrics"]["train_seconds"] > 0
-    assert torch.isfinite(next(model.parameters())).all()
+    assert meta["metrics"]["test_mse"] == pytest.approx(evaluate(model, test)["test_mse"])
+    card = write_card(tmp_path, train_data, test).read_text()
+    assert f"| `dense` | 8 | {m['test_mse']:.5f} |" in card
+
+
+def test_readme_table_is_the_model_cards():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import update_readme
+
+    assert update_readme.main(["--check"]) == 0, "run python scripts/update_readme.py"

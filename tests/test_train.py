@@ -99,9 +99,19 @@ def test_output_bias_starts_at_the_mean_digit(small):
     assert torch.allclose(trained.output_bias(), before, atol=1e-4)
 
 
-def test_device_choice():
+@pytest.mark.parametrize(("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"),
+                                                       (False, False, "cpu")])
+def test_auto_picks_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device("auto").type == expected
+
+
+def test_asking_for_a_missing_device_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert pick_device("cpu").type == "cpu"
-    assert pick_device("auto").type in ("cpu", "cuda", "mps")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA"):
-            pick_device("cuda")
+    with pytest.raises(ValueError, match="CUDA"):
+        pick_device("cuda")
+    with pytest.raises(ValueError, match="MPS"):
+        pick_device("mps")
