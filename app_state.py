@@ -4,42 +4,42 @@ digit strips, and one error guard so no page ever shows a traceback. All logic l
 from __future__ import annotations
 
 import logging
-import sys
 from contextlib import contextmanager
-from pathlib import Path
+from typing import NamedTuple
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from aecore import catalog, images
+from aecore.catalog import ModelEntry
+from aecore.checkpoint import CheckpointError
+from aecore.config import ConfigError, field_problem, field_specs
+from aecore.data import DataUnavailable
+from aecore.preprocess import PreprocessError
+from aecore.train import TrainingDiverged
 
-from aecore import catalog, images  # noqa: E402
-from aecore.catalog import ModelEntry  # noqa: E402
-from aecore.checkpoint import CheckpointError  # noqa: E402
-from aecore.config import ConfigError, field_problem, field_specs  # noqa: E402
-from aecore.data import DataUnavailable  # noqa: E402
-from aecore.preprocess import PreprocessError  # noqa: E402
-from aecore.train import TrainingDiverged  # noqa: E402
+
+class PageInfo(NamedTuple):
+    path: str  # relative to app.py
+    label: str
+    icon: str
+    url: str  # "" for the home page
+    blurb: str  # one line on the home page
+
 
 PAGES = [
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Train.py", "Train", ":material/model_training:"),
-    ("pages/2_Draw.py", "Draw", ":material/draw:"),
-    ("pages/3_Latent_space.py", "Latent space", ":material/scatter_plot:"),
-    ("pages/4_Generate.py", "Generate", ":material/auto_awesome:"),
-    ("pages/5_Compare.py", "Compare", ":material/compare:"),
+    PageInfo("pages/0_Home.py", "Home", ":material/home:", "", "what this is, the models, the data"),
+    PageInfo("pages/1_Train.py", "Train", ":material/model_training:", "Train", "train a model, watch it learn"),
+    PageInfo("pages/2_Draw.py", "Draw", ":material/draw:", "Draw", "draw a digit, see reconstructions"),
+    PageInfo("pages/3_Latent_space.py", "Latent space", ":material/scatter_plot:", "Latent_space",
+             "explore the codes as a map"),
+    PageInfo("pages/4_Generate.py", "Generate", ":material/auto_awesome:", "Generate", "sample, interpolate, traverse"),
+    PageInfo("pages/5_Compare.py", "Compare", ":material/compare:", "Compare", "metrics, digits, denoising"),
 ]
 EXPECTED = (CheckpointError, ConfigError, DataUnavailable, PreprocessError, TrainingDiverged, ValueError, OSError)
 
 
 def page(title: str) -> None:
-    """Page config, the sidebar menu (the built-in one would call the home page "app") and the title."""
-    st.set_page_config(page_title=f"{title} · Latent Lab", page_icon=":material/science:", layout="wide")
-    with st.sidebar:
-        st.markdown("### Latent Lab")
-        for path, _, _ in PAGES:
-            page_link(path)
+    """The page's title (app.py's navigation gives the menu, the tab title and the layout)."""
     st.title(title)
 
 
@@ -76,12 +76,12 @@ def page_link(path: str) -> None:
     """A link to one of the app's pages (plain text when the page is run on its own, as in tests)."""
     from streamlit.errors import StreamlitAPIException
 
-    for p, label, icon in PAGES:
-        if p == path:
+    for p in PAGES:
+        if p.path == path:
             try:
-                st.page_link(p, label=label, icon=icon)
+                st.page_link(p.path, label=p.label, icon=p.icon)
             except StreamlitAPIException:
-                st.markdown(label)
+                st.markdown(p.label)
 
 
 # -- models and data -------------------------------------------------------------------------------

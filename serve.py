@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent / "app.py"
-# Headless, no usage statistics, no file watching (an installed app never changes), the app's own menu.
+# Headless, no usage statistics, no file watching (an installed app never changes).
 OPTIONS = {
     "server.headless": "true",
     "server.fileWatcherType": "none",
     "server.runOnSave": "false",
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "minimal",
-    "client.showSidebarNavigation": "false",
     # Unexpected errors show their type only: tracebacks (with server paths) go to the server log instead.
     "client.showErrorDetails": "type",
 }

@@ -1,16 +1,10 @@
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = str(Path(__file__).resolve().parents[1])  # so `import app_state` works however the page is run
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-import streamlit as st  # noqa: E402
-
-import app_state as S  # noqa: E402
-import figures  # noqa: E402
-from aecore import VARIANTS, catalog, jobs, storage  # noqa: E402
-from aecore.data import DATASETS  # noqa: E402
-from aecore.train import TrainConfig, config_for  # noqa: E402
+import app_state as S
+import figures
+from aecore import VARIANTS, catalog, jobs, storage
+from aecore.data import DATASETS
+from aecore.train import TrainConfig, config_for
 
 S.page("Train")
 job = S.current_job()

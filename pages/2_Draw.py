@@ -1,15 +1,9 @@
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = str(Path(__file__).resolve().parents[1])  # so `import app_state` works however the page is run
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-import streamlit as st  # noqa: E402
-
-import app_state as S  # noqa: E402
-import figures  # noqa: E402
-from aecore import preprocess, projection  # noqa: E402
-from aecore.metrics import nearest_codes, per_image_mse  # noqa: E402
+import app_state as S
+import figures
+from aecore import preprocess, projection
+from aecore.metrics import nearest_codes, per_image_mse
 
 S.page("Draw")
 entries = S.models()

@@ -1,15 +1,9 @@
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = str(Path(__file__).resolve().parents[1])  # so `import app_state` works however the page is run
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-import streamlit as st  # noqa: E402
-
-import app_state as S  # noqa: E402
-import figures  # noqa: E402
-from aecore.generate import decode_mean  # noqa: E402
-from aecore.projection import METHOD_NAMES, METHODS  # noqa: E402
+import app_state as S
+import figures
+from aecore.generate import decode_mean
+from aecore.projection import METHOD_NAMES, METHODS
 
 S.page("Latent space")
 entries = S.models()

@@ -1,14 +1,8 @@
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = str(Path(__file__).resolve().parents[1])  # so `import app_state` works however the page is run
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-import streamlit as st  # noqa: E402
-
-import app_state as S  # noqa: E402
-from aecore import generate as G  # noqa: E402
-from aecore import preprocess  # noqa: E402
+import app_state as S
+from aecore import generate as G
+from aecore import preprocess
 
 S.page("Generate")
 entries = S.models(generative=True)

@@ -1,17 +1,11 @@
-import sys
-from pathlib import Path
+import pandas as pd
+import plotly.express as px
+import streamlit as st
 
-ROOT = str(Path(__file__).resolve().parents[1])  # so `import app_state` works however the page is run
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-import pandas as pd  # noqa: E402
-import plotly.express as px  # noqa: E402
-import streamlit as st  # noqa: E402
-
-import app_state as S  # noqa: E402
-from aecore import compare  # noqa: E402
-from aecore.metric_info import METRICS, better_directions, column_config  # noqa: E402
-from aecore.noise import NOISE_KINDS  # noqa: E402
+import app_state as S
+from aecore import compare
+from aecore.metric_info import METRICS, better_directions, column_config
+from aecore.noise import NOISE_KINDS
 
 S.page("Compare")
 entries = S.models()

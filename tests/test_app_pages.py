@@ -4,7 +4,7 @@ import pytest
 from app_support import no_errors, page, png_of_one, select_points
 from streamlit.testing.v1 import AppTest
 
-PAGES = ["app.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
+PAGES = ["pages/0_Home.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
          "pages/5_Compare.py"]
 
 
@@ -32,7 +32,7 @@ def test_page_renders_with_no_models(app_env, path, monkeypatch, tmp_path):
     monkeypatch.setenv("AECORE_PRETRAINED_DIR", str(tmp_path / "none"))
     at = run(path)
     no_errors(at)
-    if path not in ("app.py", "pages/1_Train.py"):
+    if path not in ("pages/0_Home.py", "pages/1_Train.py"):
         assert any("No " in i.value and "Train" in i.value for i in at.info)
 
 

@@ -19,7 +19,7 @@ import app_state as S
 from aecore import cache as array_cache
 from aecore import catalog, checkpoint, jobs, projection, storage
 
-PAGES = ["app.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
+PAGES = ["pages/0_Home.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
          "pages/5_Compare.py"]
 
 
