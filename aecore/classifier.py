@@ -14,6 +14,7 @@ from torch import nn
 
 from aecore import storage
 from aecore.data import ImageData, batches
+from aecore.seeding import generator, seed_all
 
 CLASSIFIER_PATH = storage.asset("classifier.safetensors")
 
@@ -43,8 +44,8 @@ def _shift(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.T
 
 
 def train_classifier(train: ImageData, test: ImageData, epochs: int = 6, seed: int = 0, log=print) -> tuple:
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    seed_all(seed)
+    gen = generator(seed)
     model = DigitClassifier()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     steps = epochs * ((len(train) + 127) // 128)

@@ -7,6 +7,7 @@ import torch
 from aecore.metric_info import METRICS
 from aecore.metrics import per_image_mse, psnr, reconstruct_all
 from aecore.noise import corrupt
+from aecore.seeding import generator
 
 
 def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
@@ -26,7 +27,7 @@ def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
 
 
 def sample_indices(n: int, total: int, seed: int = 0) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = generator(seed)
     return torch.randperm(total, generator=gen)[: min(n, total)].sort().values
 
 
@@ -48,7 +49,7 @@ def denoise_demo(models: dict, images: torch.Tensor, labels: torch.Tensor, kind:
     Returns {"noisy": tensor, "noisy_psnr": float, "models": {name: {"images", "psnr", "mse"}}},
     PSNR measured against the clean images.
     """
-    noisy = corrupt(images, kind, level, torch.Generator().manual_seed(int(seed)))
+    noisy = corrupt(images, kind, level, generator(seed))
     result = {"noisy": noisy, "noisy_psnr": float(psnr(noisy, images).mean()), "models": {}}
     for name, model in models.items():
         rec = reconstruct_all(model, noisy, labels)

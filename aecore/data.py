@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from aecore import storage
+from aecore.seeding import generator
 
 BUNDLED_SAMPLE = storage.asset("data", "mnist_sample.npz")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -71,7 +72,7 @@ class ImageData:
 
 def balanced_indices(labels: Tensor, n: int, seed: int = 0) -> Tensor:
     """Indices of ``n`` examples, as equal a share per class as possible, in shuffled order."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     classes = labels.unique()
     per_class = [torch.nonzero(labels == c).flatten() for c in classes]
     per_class = [ix[torch.randperm(len(ix), generator=gen)] for ix in per_class]

@@ -10,13 +10,14 @@ from aecore.data import ImageData
 from aecore.models import Autoencoder, VAEBase
 from aecore.models.base import N_CLASSES
 from aecore.models.vae import kl_to_standard_normal
+from aecore.seeding import generator
 
 
 @torch.no_grad()
 def prior_samples(model: VAEBase, n: int = 32, temperature: float = 1.0, seed: int = 0,
                   label: int | None = None) -> Tensor:
     """``n`` decoded draws from N(0, temperature^2 I); the same seed gives the same digits."""
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = generator(seed)
     return model.sample(n, label=label, temperature=temperature, generator=gen)
 
 
@@ -121,7 +122,7 @@ def digit_styles(model: VAEBase, n_styles: int = 8, seed: int = 0, temperature: 
     if not model.conditional:
         raise ValueError("digit styles need a conditional model (cvae)")
     model.eval()
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = generator(seed)
     styles = torch.randn(n_styles, model.latent_dim, generator=gen) * temperature
     z = styles.repeat(N_CLASSES, 1)
     labels = torch.arange(N_CLASSES).repeat_interleave(n_styles)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from aecore.data import ImageData
 from aecore.models import Autoencoder, VAEBase
 from aecore.noise import corrupt
+from aecore.seeding import generator
 
 CONFIDENT = 0.9  # softmax probability above which the reference classifier "recognises" a digit
 
@@ -106,7 +107,7 @@ def active_units(model: Autoencoder, codes: torch.Tensor) -> float:
 @torch.no_grad()
 def negative_elbo(model: VAEBase, data: ImageData, seed: int = 0, batch_size: int = 1000) -> dict:
     """-ELBO in nats per image: BCE on grey pixels (summed) plus KL, one posterior sample, seeded."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     rec = kl = 0.0
     for i in range(0, len(data), batch_size):
         x = data.images[i: i + batch_size]
@@ -120,14 +121,14 @@ def negative_elbo(model: VAEBase, data: ImageData, seed: int = 0, batch_size: in
 @torch.no_grad()
 def denoise_mse(model: Autoencoder, data: ImageData, kind: str, level: float, seed: int = 0) -> float:
     """MSE to the clean digits when the model is fed corrupted ones (same noise for every model)."""
-    noisy = corrupt(data.images, kind, level, torch.Generator().manual_seed(seed))
+    noisy = corrupt(data.images, kind, level, generator(seed))
     return float(per_image_mse(reconstruct_all(model, noisy, data.labels), data.images).mean())
 
 
 @torch.no_grad()
 def sample_quality(model: VAEBase, classifier, n_per_digit: int = 100, seed: int = 0) -> dict:
     """How many prior samples the reference classifier recognises (and, for cvae, as the asked digit)."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     if model.conditional:
         asked = torch.arange(10).repeat_interleave(n_per_digit)
         samples = model.sample(len(asked), label=asked, generator=gen)

@@ -14,6 +14,7 @@ from aecore.data import ImageData
 from aecore.metric_info import METRICS
 from aecore.metrics import knn_accuracy, per_image_mse
 from aecore.models import VARIANTS, build
+from aecore.seeding import seed_all
 from aecore.train import config_for, train
 
 MODELS_DIR = storage.asset("models")  # the shipped checkpoints (read only)
@@ -23,7 +24,7 @@ def pca_baseline(train_data: ImageData, test: ImageData, dim: int, knn_k: int = 
     x = train_data.images.flatten(1)
     xt = test.images.flatten(1)
     mean = x.mean(0)
-    torch.manual_seed(0)
+    seed_all(0)
     _, _, v = torch.pca_lowrank(x - mean, q=min(dim + 10, 784), center=False, niter=6)
     basis = v[:, :dim]
     codes, test_codes = (x - mean) @ basis, (xt - mean) @ basis

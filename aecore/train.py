@@ -13,6 +13,7 @@ import torch
 from aecore.config import param, validate
 from aecore.data import DATASETS, ImageData, batches
 from aecore.models import Autoencoder, VAEBase
+from aecore.seeding import generator, seed_all
 
 
 class TrainingDiverged(RuntimeError):
@@ -109,7 +110,7 @@ def loss_terms(model: Autoencoder, data: ImageData, batch_size: int = 1000, seed
     device = next(model.parameters()).device
     sums: dict[str, float] = {}
     rng_state = torch.get_rng_state()
-    torch.manual_seed(seed)
+    seed_all(seed)
     try:
         for idx in batches(len(data), batch_size, shuffle=False):
             x, y = data.images[idx].to(device), data.labels[idx].to(device)
@@ -133,12 +134,12 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     """
     cfg = config or TrainConfig()
     validate(cfg)
-    torch.manual_seed(cfg.seed)
+    seed_all(cfg.seed)
     device = pick_device(cfg.device)
     model.to(device).train()
     data = train_data.subset(cfg.train_size or None, seed=cfg.seed).to(device)
     val = val_data.to(device) if val_data is not None else None
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = generator(cfg.seed)
     if cfg.init_output_bias:
         init_output_bias(model, data.images)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
