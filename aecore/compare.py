@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from aecore.metric_info import METRICS
+from aecore.metric_info import all_metrics
 from aecore.metrics import per_image_mse, psnr, reconstruct_all
 from aecore.noise import corrupt
 from aecore.seeding import generator
@@ -12,13 +12,13 @@ from aecore.seeding import generator
 
 def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
     """One row per catalog entry: name, variant, source, latent size and every metric (None when missing);
-    the columns are the labels of :data:`aecore.metric_info.METRICS`, in its order."""
+    the columns are the labels of :func:`aecore.metric_info.all_metrics`, in its order."""
     rows = []
     for e in entries:
         m = {**e.metrics, **((extra or {}).get(e.name) or {})}
         row = {"model": e.name, "variant": e.variant, "source": e.source, "latent": e.latent_dim,
                "dataset": e.dataset}
-        for metric in METRICS:
+        for metric in all_metrics():
             if metric.key != "latent_dim":
                 v = m.get(metric.key)
                 row[metric.label] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None

@@ -1,7 +1,8 @@
 """Every metric, defined once: key, label, unit, format, which direction is better, and what it means.
 
-This one table drives ``aecore eval``, the model card (and the README table made from it), the Home page
-and the Compare page, so they never disagree on a name or a format.
+:data:`METRICS` holds those every model has; a variant declares its own (``metric_info`` beside its
+``extra_metrics``). :func:`all_metrics` joins them: that one list drives ``aecore eval``, the model card
+(and the README table made from it), the Home page and the Compare page, so they never disagree.
 """
 
 from __future__ import annotations
@@ -56,38 +57,34 @@ METRICS = [
     Metric("test_bce", "BCE", ".4f", "lower", "binary cross-entropy per pixel", headline=False),
     Metric("latent_dim", "latent", ",d", None, "size of the code", headline=False),
     Metric("encode_latency_ms", "encode ms", ".2f", "lower", "median time to encode one digit", "ms", headline=False),
-    Metric("mean_activation", "mean activation", ".4f", "lower", "mean firing rate of the code units (sparse)",
-           headline=False),
-    Metric("denoise_mse", "denoise MSE", ".5f", "lower", "MSE to the clean digit when fed corrupted ones",
-           headline=False),
-    Metric("samples_recognised", "samples recognised", ".1%", "higher",
-           "prior samples the reference classifier recognises (> 90% sure)", headline=False),
-    Metric("samples_as_requested", "samples as asked", ".1%", "higher",
-           "conditional samples recognised as the digit asked for", headline=False),
-    Metric("recon_nats", "recon nats", ".1f", "lower", "reconstruction part of the -ELBO", "nats", headline=False),
-    Metric("kl_nats", "KL nats", ".1f", None, "KL part of the -ELBO", "nats", headline=False),
-    Metric("codebook_perplexity", "codebook perplexity", ".1f", "higher",
-           "effective number of codebook entries in use (VQ)", headline=False),
-    Metric("codebook_usage", "codebook used", ".1%", "higher", "share of codebook entries used on the test split",
-           headline=False),
 ]
-BY_KEY = {m.key: m for m in METRICS}
+
+
+def all_metrics() -> list[Metric]:
+    """The common metrics, then each variant's own, in registry order (each key once)."""
+    from aecore.models import VARIANTS
+
+    out = {m.key: m for m in METRICS}
+    for cls in VARIANTS.values():
+        out.update({m.key: m for m in cls.metric_info if m.key not in out})
+    return list(out.values())
 
 
 def lookup(key: str) -> Metric:
     """The metric of ``key``; keys made on the fly (e.g. ``denoise_mse_dense``) get a plain entry."""
-    return BY_KEY.get(key) or Metric(key, key.replace("_", " "), ".4g", None, "")
+    return next((m for m in all_metrics() if m.key == key), None) or Metric(key, key.replace("_", " "), ".4g",
+                                                                             None, "")
 
 
 def column_config(labels) -> dict:
     """{label: streamlit format} for the metric columns among ``labels`` (for st.column_config)."""
-    by_label = {m.label: m for m in METRICS}
+    by_label = {m.label: m for m in all_metrics()}
     return {label: by_label[label].streamlit_format for label in labels if label in by_label}
 
 
 def better_directions(labels) -> str:
     """"Lower MSE, -ELBO nats are better; higher PSNR dB, ... are better." for the columns present."""
-    present = [m for m in METRICS if m.label in set(labels) and m.better]
+    present = [m for m in all_metrics() if m.label in set(labels) and m.better]
     parts = [f"{word.capitalize()} {', '.join(m.label for m in present if m.better == word)}"
              for word in ("lower", "higher") if any(m.better == word for m in present)]
     return " are better; ".join(parts) + " are better." if parts else ""

@@ -61,11 +61,6 @@ def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Pat
     return path, metrics
 
 
-# Variant-specific figures listed under the card's table (the table holds the headline metrics).
-CARD_EXTRAS = ("mean_activation", "denoise_mse", "samples_recognised", "samples_as_requested", "recon_nats",
-               "kl_nats", "codebook_perplexity", "codebook_usage")
-
-
 def model_card(rows: dict[str, dict], pca: dict[int, dict], settings: dict[str, dict], machine: str) -> str:
     """Markdown model card: settings, training time and metrics of each model, beside PCA."""
     columns = [m for m in METRICS if m.headline]
@@ -82,8 +77,9 @@ def model_card(rows: dict[str, dict], pca: dict[int, dict], settings: dict[str, 
         lines.append(f"| `{name}` | {m['latent_dim']} | " + " | ".join(cells)
                      + f" | {p.get('test_mse', float('nan')):.5f} | {p.get('knn5_acc', float('nan')):.2%} |")
     lines += ["", "Variant-specific figures:", ""]
+    variant_keys = {m.key for cls in VARIANTS.values() for m in cls.metric_info}
     for name, m in rows.items():
-        extra = {k: v for k, v in m.items() if k in CARD_EXTRAS or k.startswith("denoise_mse_")}
+        extra = {k: v for k, v in m.items() if k in variant_keys or k.startswith("denoise_mse_")}
         if extra:
             lines.append(f"- `{name}`: " + ", ".join(f"{k} = {v:.4g}" for k, v in extra.items()))
     lines += ["", "Settings (model config; training config):", ""]

@@ -2,9 +2,10 @@
 
 import math
 
+import pytest
 import torch
 
-from aecore import build
+from aecore import VARIANTS, build
 from aecore.metrics import active_units, evaluate, knn_accuracy, psnr, ssim
 
 
@@ -43,3 +44,17 @@ def test_evaluate_reports_the_promised_keys(bundled_train, bundled_test):
     assert {"neg_elbo", "recon_nats", "kl_nats"} <= set(vae)
     assert "mean_activation" in evaluate(build("sparse"), test)
     assert "denoise_mse" in evaluate(build("denoising"), test)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_metric_a_model_reports_is_defined_once(name, bundled_test, bundled_train):
+    from aecore.classifier import load_classifier
+    from aecore.metric_info import METRICS, all_metrics
+    from aecore.metrics import evaluate
+
+    defined = {id(m): m for m in METRICS} | {id(m): m for cls in VARIANTS.values() for m in cls.metric_info}
+    keys = [m.key for m in defined.values()]  # (subclasses share their base's definitions)
+    assert len(keys) == len(set(keys))  # no metric is defined twice
+    known = {m.key for m in all_metrics()}
+    got = evaluate(build(name, seed=0), bundled_test.subset(200), bundled_train.subset(300), load_classifier())
+    assert set(got) <= known, set(got) - known

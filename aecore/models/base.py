@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aecore.config import validate
+from aecore.metric_info import Metric
 
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 28 * 28
@@ -53,6 +54,7 @@ class Autoencoder(nn.Module):
     retired_settings: ClassVar[tuple[str, ...]] = ()  # config keys older checkpoints have and loading drops
     denoises: ClassVar[bool] = False  # trained to map corrupted inputs to clean ones
     has_codebook: ClassVar[bool] = False  # codes are entries of a learned codebook (code_indices gives them)
+    metric_info: ClassVar[tuple[Metric, ...]] = ()  # how to show the keys extra_metrics returns
 
     def __init__(self, config=None):
         super().__init__()
@@ -118,7 +120,8 @@ class Autoencoder(nn.Module):
         return z.new_zeros(()), {}
 
     def extra_metrics(self, test, codes: Tensor, classifier=None) -> dict:
-        """Metrics only this variant has (on the test split, given its codes), for ``metrics.evaluate``."""
+        """Metrics only this variant has (on the test split, given its codes), for ``metrics.evaluate``;
+        each key is described in ``metric_info``."""
         return {}
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> AEOutput:

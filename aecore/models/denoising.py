@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from aecore.config import param
+from aecore.metric_info import Metric
 from aecore.models.conv import ConvAE
 from aecore.noise import NOISE_KINDS, corrupt
 
@@ -20,6 +21,8 @@ class DenoisingAE(ConvAE):
     config_class = DenoisingConfig
     description = "Convolutional denoising autoencoder: corrupted digit in, clean digit out"
     denoises = True
+    metric_info = (Metric("denoise_mse", "denoise MSE", ".5f", "lower",
+                          "MSE to the clean digit when fed corrupted ones"),)
     # The shipped checkpoint's recipe: the same code size as `dense`, so the two compare like for like on
     # corrupted digits.
     recipe = ({"latent_dim": 64}, {"epochs": 30, "batch_size": 128, "lr": 3e-3})

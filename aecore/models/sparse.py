@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from aecore.config import param
+from aecore.metric_info import Metric
 from aecore.models.base import N_PIXELS, Autoencoder, mlp
 
 
@@ -22,6 +23,7 @@ class SparseConfig:
 class SparseAE(Autoencoder):
     config_class = SparseConfig
     description = "Sparse autoencoder: sigmoid code units held to a low firing rate (KL to rho, or L1)"
+    metric_info = (Metric("mean_activation", "mean activation", ".4f", "lower", "mean firing rate of the code units"),)
     recipe = ({"rho": 0.04, "weight": 0.03}, {"epochs": 40, "batch_size": 128, "lr": 2e-3})  # shipped checkpoint's
 
     def __init__(self, config=None):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aecore.config import param
+from aecore.metric_info import Metric
 from aecore.models.base import N_PIXELS, AEOutput, Autoencoder, mlp
 
 
@@ -22,6 +23,14 @@ class VAEBase(Autoencoder):
 
     generative = True
     retired_settings = ("recon_loss",)  # always BCE (a Bernoulli decoder); older checkpoints still name it
+    metric_info = (
+        Metric("recon_nats", "recon nats", ".1f", "lower", "reconstruction part of the -ELBO", "nats"),
+        Metric("kl_nats", "KL nats", ".1f", None, "KL part of the -ELBO", "nats"),
+        Metric("samples_recognised", "samples recognised", ".1%", "higher",
+               "prior samples the reference classifier recognises (> 90% sure)"),
+        Metric("samples_as_requested", "samples as asked", ".1%", "higher",
+               "conditional samples recognised as the digit asked for"),
+    )
 
     def _encode_params(self, x: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
         raise NotImplementedError

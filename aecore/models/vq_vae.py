@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aecore.config import param
+from aecore.metric_info import Metric
 from aecore.models.base import AEOutput, Autoencoder, reconstruction_loss
 
 GRID = 7  # positions per side of the code grid
@@ -83,6 +84,11 @@ class VQVAE(Autoencoder):
     config_class = VQVAEConfig
     description = "VQ-VAE: a 7x7 grid of codes, each one of a learned codebook's entries"
     has_codebook = True
+    metric_info = (
+        Metric("codebook_perplexity", "codebook perplexity", ".1f", "higher",
+               "effective number of codebook entries in use"),
+        Metric("codebook_usage", "codebook used", ".1%", "higher", "share of codebook entries used on the test split"),
+    )
     # The shipped checkpoint's recipe (aecore pretrain).
     recipe = ({}, {"epochs": 15, "batch_size": 128, "lr": 2e-3})
 
