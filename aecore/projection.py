@@ -109,8 +109,8 @@ def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress
 
     k = min(int(settings.get("n_neighbors", 15)), n - 1)
     report(0.3, f"UMAP: exact {k} nearest neighbours of {n:,} points")
-    # Exact neighbours by matrix product take about a second for 10k points; UMAP's own approximate
-    # search (pynndescent) recompiles on every run and took over 25 s on 2 cores.
+    # Exact neighbours are one matrix product; UMAP's own approximate search (pynndescent) compiles its
+    # numba code again on every run, which costs far more than it saves at this size.
     knn = exact_neighbours(codes, k)
     reducer = umap.UMAP(n_neighbors=k, min_dist=float(settings.get("min_dist", 0.1)),
                         random_state=settings.get("seed", 0), n_jobs=1, precomputed_knn=(*knn, None))

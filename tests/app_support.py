@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import app_state
+
 REPO = Path(__file__).resolve().parent.parent
 NO_DATA = "/nonexistent-aecore-root"
 TINY = {
@@ -24,8 +26,21 @@ TINY = {
 }
 
 
+PAGES = [p.path for p in app_state.PAGES]
+
+
 def page(name: str) -> str:
     return str(REPO / name)
+
+
+def run_page(path: str, timeout: float = 180, **state):
+    """AppTest of one page, with session state set before its first run."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(page(path), default_timeout=timeout)
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at.run()
 
 
 def train_tiny(folder: Path) -> Path:

@@ -1,26 +1,14 @@
 """Every page renders on the bundled defaults, and its main controls do what they say (Streamlit AppTest)."""
 
 import pytest
-from app_support import no_errors, page, png_of_one, select_points
-from streamlit.testing.v1 import AppTest
-
-PAGES = ["pages/0_Home.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
-         "pages/5_Compare.py"]
-
-
-def run(path, timeout=180, **state):
-    at = AppTest.from_file(page(path), default_timeout=timeout)
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
-
+from app_support import PAGES, no_errors, png_of_one, run_page, select_points
 
 TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare"]
 
 
 @pytest.mark.parametrize(("path", "title"), list(zip(PAGES, TITLES, strict=True)))
 def test_page_renders(app_env, path, title):
-    at = run(path, latent_method="pca")
+    at = run_page(path, latent_method="pca")
     no_errors(at)
     assert [t.value for t in at.title] == [title]
     assert len(list(at.main)) > 3  # more than a title: the page drew its content
@@ -30,14 +18,14 @@ def test_page_renders(app_env, path, title):
 def test_page_renders_with_no_models(app_env, path, monkeypatch, tmp_path):
     monkeypatch.setenv("AECORE_MODELS_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("AECORE_PRETRAINED_DIR", str(tmp_path / "none"))
-    at = run(path)
+    at = run_page(path)
     no_errors(at)
     if path not in ("pages/0_Home.py", "pages/1_Train.py"):
         assert any("No " in i.value and "Train" in i.value for i in at.info)
 
 
 def test_home_lists_models_and_data_source(app_env):
-    at = run("app.py")
+    at = run_page("app.py")
     no_errors(at)
     table = at.dataframe[0].value
     assert {"dense", "vae", "cvae", "denoising"} <= set(table["model"])
@@ -45,7 +33,7 @@ def test_home_lists_models_and_data_source(app_env):
 
 
 def test_home_download_button_says_in_one_line_when_offline(app_env):
-    at = run("app.py")
+    at = run_page("app.py")
     at.button(key="download_mnist").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == ["Finding the dataset: not downloading: AECORE_OFFLINE is set"]
@@ -53,7 +41,7 @@ def test_home_download_button_says_in_one_line_when_offline(app_env):
 
 
 def test_draw_shows_the_code_grid_of_a_model_with_a_codebook(app_env):
-    at = run("pages/2_Draw.py", draw_models=["vq_vae (pretrained)", "dense"], draw_map_model="dense")
+    at = run_page("pages/2_Draw.py", draw_models=["vq_vae (pretrained)", "dense"], draw_map_model="dense")
     at.file_uploader(key="draw_upload").set_value(("one.png", png_of_one(), "image/png")).run()
     no_errors(at)
     grids = [c for c in at.get("plotly_chart") if "codebook entry at each position" in c.proto.spec]
@@ -61,13 +49,13 @@ def test_draw_shows_the_code_grid_of_a_model_with_a_codebook(app_env):
 
 
 def test_draw_empty_canvas_is_a_hint(app_env):
-    at = run("pages/2_Draw.py")
+    at = run_page("pages/2_Draw.py")
     no_errors(at)
     assert any("Draw a digit" in i.value for i in at.info)
 
 
 def test_draw_upload_reconstructs_with_every_model(app_env):
-    at = run("pages/2_Draw.py", draw_models=["dense", "vae", "cvae", "denoising"], draw_map_model="vae")
+    at = run_page("pages/2_Draw.py", draw_models=["dense", "vae", "cvae", "denoising"], draw_map_model="vae")
     at.file_uploader(key="draw_upload").set_value(("one.png", png_of_one(), "image/png")).run()
     no_errors(at)
     captions = [c for im in at.image for c in im.captions]
@@ -80,14 +68,14 @@ def test_draw_upload_reconstructs_with_every_model(app_env):
 
 @pytest.mark.parametrize("content", [b"definitely not an image", b""])
 def test_draw_bad_upload_is_one_clear_error(app_env, content):
-    at = run("pages/2_Draw.py")
+    at = run_page("pages/2_Draw.py")
     at.file_uploader(key="draw_upload").set_value(("x.png", content, "image/png")).run()
     assert not at.exception
     assert len(at.error) == 1 and "Can't use this input" in at.error[0].value
 
 
 def test_latent_projection_switch_and_cache(app_env):
-    at = run("pages/3_Latent_space.py", latent_model="vae", latent_method="pca")
+    at = run_page("pages/3_Latent_space.py", latent_model="vae", latent_method="pca")
     no_errors(at)
     assert any(c.value.startswith("PCA of 10,000") and "computed now" in c.value for c in at.caption)
     at.select_slider(key="latent_n").set_value(1000)
@@ -102,7 +90,7 @@ def test_latent_projection_switch_and_cache(app_env):
 
 
 def test_latent_selection_shows_digits(app_env):
-    at = run("pages/3_Latent_space.py", latent_model="cvae", latent_method="pca")
+    at = run_page("pages/3_Latent_space.py", latent_model="cvae", latent_method="pca")
     assert any("Select digits" in i.value for i in at.info)
     select_points(at, [7])
     no_errors(at)
@@ -115,7 +103,7 @@ def test_latent_selection_shows_digits(app_env):
 
 
 def test_generate_samples_change_with_seed(app_env):
-    at = run("pages/4_Generate.py", gen_model="vae")
+    at = run_page("pages/4_Generate.py", gen_model="vae")
     no_errors(at)
     first = at.image[0].value
     at.number_input(key="gen_seed").set_value(7).run()
@@ -128,7 +116,7 @@ def test_generate_samples_change_with_seed(app_env):
 
 
 def test_generate_cvae_tabs(app_env):
-    at = run("pages/4_Generate.py", gen_model="cvae")
+    at = run_page("pages/4_Generate.py", gen_model="cvae")
     no_errors(at)
     captions = [c for im in at.image for c in im.captions]
     assert any("each column: one style" in c for c in captions)
@@ -142,13 +130,13 @@ def test_generate_cvae_tabs(app_env):
 def test_generate_uses_the_drawing(app_env):
     import numpy as np
 
-    at = run("pages/4_Generate.py", gen_model="vae", drawn_digit=np.zeros((28, 28), np.float32))
+    at = run_page("pages/4_Generate.py", gen_model="vae", drawn_digit=np.zeros((28, 28), np.float32))
     at.checkbox(key="gen_use_drawn").check().run()
     no_errors(at)
 
 
 def test_compare_denoising_controls(app_env):
-    at = run("pages/5_Compare.py", noise_plain="dense", noise_denoising="denoising")
+    at = run_page("pages/5_Compare.py", noise_plain="dense", noise_denoising="denoising")
     no_errors(at)
     assert {"dense", "denoising"} <= {m.label for m in at.metric}
     def noisy_caption():
@@ -168,7 +156,7 @@ def test_compare_measures_models_saved_without_metrics(app_env):
 
     model, _ = checkpoint.load(app_env["models"] / "dense.safetensors")
     checkpoint.save(model, app_env["models"] / "bare.safetensors")  # no metrics, like --fast-eval
-    at = run("pages/5_Compare.py")
+    at = run_page("pages/5_Compare.py")
     table = at.dataframe[0].value.set_index("model")
     assert table.loc["bare", "MSE"] != table.loc["bare", "MSE"]  # NaN: unknown
     at.toggle(key="measure_missing").set_value(True).run()
@@ -187,13 +175,13 @@ def test_a_model_file_that_breaks_after_listing_is_one_error(app_env, path, key,
         raise app_state.CheckpointError("weights cannot be read (truncated or corrupt file)")
 
     monkeypatch.setattr(app_state, "load_model", broken)
-    at = run(path, **{key: "vae", "latent_method": "pca"})
+    at = run_page(path, **{key: "vae", "latent_method": "pca"})
     assert not at.exception
     assert any("Can't use vae" in e.value for e in at.error)
 
 
 def test_draw_clear_gives_a_fresh_canvas(app_env):
-    at = run("pages/2_Draw.py")
+    at = run_page("pages/2_Draw.py")
     at.slider(key="brush").set_value(30).run()
     at.button(key="clear").click().run()
     no_errors(at)

@@ -11,23 +11,12 @@ import os
 import numpy as np
 import pytest
 import torch
-from app_support import no_errors, page
+from app_support import PAGES, no_errors, run_page
 from safetensors.torch import save as st_save
-from streamlit.testing.v1 import AppTest
 
 import app_state as S
 from aecore import cache as array_cache
 from aecore import catalog, checkpoint, jobs, projection, storage
-
-PAGES = ["pages/0_Home.py", "pages/1_Train.py", "pages/2_Draw.py", "pages/3_Latent_space.py", "pages/4_Generate.py",
-         "pages/5_Compare.py"]
-
-
-def run(path, timeout=180, **state):
-    at = AppTest.from_file(page(path), default_timeout=timeout)
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
 
 
 def with_aecore_metadata(raw: str) -> bytes:
@@ -66,13 +55,13 @@ def bad_models(app_env):
 
 @pytest.mark.parametrize("path", PAGES)
 def test_malformed_checkpoints_break_no_page(bad_models, path):
-    at = run(path, latent_method="pca")
+    at = run_page(path, latent_method="pca")
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
 
 
 def test_home_lists_each_unusable_file_with_its_reason(bad_models):
-    at = run("app.py")
+    at = run_page("app.py")
     warnings = " ".join(w.value for w in at.warning)
     for name in bad_models:
         if name != "weights-cut":
@@ -82,7 +71,7 @@ def test_home_lists_each_unusable_file_with_its_reason(bad_models):
 
 
 def test_one_unloadable_model_does_not_empty_compare(bad_models):
-    at = run("pages/5_Compare.py")
+    at = run_page("pages/5_Compare.py")
     no_errors(at)
     assert any("Skipping weights-cut" in w.value and "cannot be read" in w.value for w in at.warning)
     captions = [c for im in at.image for c in im.captions]
@@ -92,7 +81,7 @@ def test_one_unloadable_model_does_not_empty_compare(bad_models):
 @pytest.mark.parametrize("raw", ["[1, 2]", "null", '{"format": "aecore-checkpoint", "config": {}, '
                                                    '"format_version": "1", "variant": "dense"}'])
 def test_uploading_malformed_metadata_is_one_line(app_env, raw):
-    at = run("pages/1_Train.py")
+    at = run_page("pages/1_Train.py")
     at.file_uploader(key="upload").set_value(("bad.safetensors", with_aecore_metadata(raw),
                                               "application/octet-stream")).run()
     assert not at.exception
@@ -122,10 +111,10 @@ def test_a_damaged_cache_entry_is_recomputed(app_env, damage):
 
 def test_latent_page_survives_a_damaged_cache_file(app_env):
     state = {"latent_model": "dense", "latent_method": "pca"}
-    no_errors(run("pages/3_Latent_space.py", **state))
+    no_errors(run_page("pages/3_Latent_space.py", **state))
     for path in app_env["cache"].rglob("*.npz"):
         path.write_bytes(b"")
-    at = run("pages/3_Latent_space.py", **state)
+    at = run_page("pages/3_Latent_space.py", **state)
     no_errors(at)
     assert any("computed now" in c.value and "cached" in c.value for c in at.caption)
 
@@ -135,7 +124,7 @@ def test_an_unwritable_cache_is_not_called_cached(app_env, monkeypatch):
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(storage, "write_atomic", read_only)
-    at = run("pages/3_Latent_space.py", latent_model="dense", latent_method="pca")
+    at = run_page("pages/3_Latent_space.py", latent_model="dense", latent_method="pca")
     no_errors(at)
     assert any("not cached (the cache folder cannot be written)" in c.value for c in at.caption)
 
@@ -154,11 +143,11 @@ def _wait_for_steps(job, timeout=60):
 
 
 def test_a_reload_reattaches_to_the_running_job_and_can_stop_it(app_env):
-    first = run("pages/1_Train.py", **LONG)
+    first = run_page("pages/1_Train.py", **LONG)
     first.button(key="start").click().run()
     job = jobs.BOARD.get(first.session_state["job_id"])
     _wait_for_steps(job)
-    reloaded = run("pages/1_Train.py")  # a new browser session: what a reload or a second tab is
+    reloaded = run_page("pages/1_Train.py")  # a new browser session: what a reload or a second tab is
     no_errors(reloaded)
     assert reloaded.session_state["job_id"] == job.id
     assert reloaded.button(key="start").disabled
@@ -198,7 +187,7 @@ def test_a_failed_save_keeps_the_model_and_says_why(app_env, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(storage, "write_atomic", disk_full)
-    at = run("pages/1_Train.py", **{"train.dense.epochs": 1, "train.dense.train_size": 500})
+    at = run_page("pages/1_Train.py", **{"train.dense.epochs": 1, "train.dense.train_size": 500})
     at.button(key="start").click().run()
     job = jobs.BOARD.get(at.session_state["job_id"])
     assert job.join(120) and job.status == jobs.DONE
@@ -215,7 +204,7 @@ def test_a_failed_save_keeps_the_model_and_says_why(app_env, monkeypatch):
 
 
 def test_out_of_range_input_is_refused_not_replaced(app_env):
-    at = run("pages/1_Train.py")
+    at = run_page("pages/1_Train.py")
     at.number_input(key="train.dense.lr").set_value(5.0).run()
     assert not at.exception
     assert any("lr = 5 is out of range" in e.value for e in at.error)
@@ -225,7 +214,7 @@ def test_out_of_range_input_is_refused_not_replaced(app_env):
 
 
 def test_a_model_far_worse_than_the_pretrained_one_gets_a_warning(app_env):
-    at = run("pages/1_Train.py", **{"train.dense.epochs": 1, "train.dense.train_size": 300,
+    at = run_page("pages/1_Train.py", **{"train.dense.epochs": 1, "train.dense.train_size": 300,
                                     "train.dense.lr": 1.0})
     at.button(key="start").click().run()
     job = jobs.BOARD.get(at.session_state["job_id"])
