@@ -187,3 +187,17 @@ def test_draw_clear_gives_a_fresh_canvas(app_env):
     no_errors(at)
     assert at.session_state["canvas_n"] == 1
     assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_a_new_variant_appears_on_the_generic_pages_by_the_contract_alone(app_env):
+    """vq_vae has no page code of its own: Train builds its widgets, Latent space maps it, Compare lists it."""
+    at = run_page("pages/1_Train.py", train_variant="vq_vae")
+    no_errors(at)
+    assert {"code dim", "codebook size", "commitment"} <= {w.label for w in at.number_input}
+    at = run_page("pages/3_Latent_space.py", latent_model="vq_vae (pretrained)", latent_method="pca")
+    no_errors(at)
+    assert any(c.value.startswith("PCA of 10,000 test codes (784-D)") for c in at.caption)
+    at = run_page("pages/5_Compare.py")
+    no_errors(at)
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc["vq_vae (pretrained)", "codebook perplexity"] > 64
