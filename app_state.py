@@ -1,5 +1,6 @@
-"""Glue between Streamlit and aecore: caches, model pickers, widgets built from config dataclasses,
-digit strips, and one error guard so no page ever shows a traceback. All logic lives in aecore."""
+"""Glue between Streamlit and aecore: the page list, caches (per server, shared by every session), model
+pickers, the training job a tab shows, and one error guard so no page ever shows a traceback.
+All logic lives in aecore; figures.py draws, widgets.py holds the shared widgets."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from aecore import catalog, images
+from aecore import catalog
 from aecore.catalog import ModelEntry
 from aecore.checkpoint import CheckpointError
-from aecore.config import ConfigError, field_problem, field_specs
+from aecore.config import ConfigError
 from aecore.data import DataUnavailable
 from aecore.preprocess import PreprocessError
 from aecore.train import TrainingDiverged
@@ -272,48 +273,7 @@ def quick_metrics(entry: ModelEntry) -> dict:
     return _quick_metrics(str(entry.path), entry.sha256, entry.dataset)
 
 
-# -- widgets and display ---------------------------------------------------------------------------
-
-def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tuple = (), columns: int = 3) -> dict:
-    """One widget per dataclass field, its range in the help text; returns {name: value}.
-
-    Number boxes take any number: a value out of range is refused with a message under its box (and by
-    the config's validation), never silently replaced by the previous one."""
-    values: dict = {}
-    specs = [s for s in field_specs(config_cls) if s["name"] not in skip]
-    cols = st.columns(columns)
-    for i, s in enumerate(specs):
-        name, default = s["name"], (defaults or {}).get(s["name"], s["default"])
-        label, wkey = name.replace("_", " "), f"{key}.{name}"
-        bounds = [f"{k} {s[k]:g}" for k in ("min", "max") if s[k] is not None]
-        helptext = s["help"] + (f" ({', '.join(bounds)})" if bounds else "")
-        with cols[i % columns]:
-            if s["choices"]:
-                if len(s["choices"]) == 1:
-                    values[name] = s["choices"][0]
-                    continue
-                values[name] = st.selectbox(label, list(s["choices"]), index=list(s["choices"]).index(default),
-                                            help=helptext, key=wkey)
-            elif s["type"] == "bool":
-                values[name] = st.checkbox(label, value=bool(default), help=helptext, key=wkey)
-            elif s["type"] == "int":
-                values[name] = int(st.number_input(label, value=int(default), step=1, help=helptext, key=wkey))
-            elif s["type"] == "float":
-                values[name] = float(st.number_input(label, value=float(default), help=helptext, key=wkey,
-                                                     format="%g",
-                                                     step=float(default) / 2 if s["log"] and default else 0.1))
-            else:
-                values[name] = st.text_input(label, value=str(default), help=helptext, key=wkey)
-            problem = field_problem(s, values[name])
-            if problem:
-                st.error(problem)
-    return values
-
-
-def digits(batch, cols: int | None = None, caption: str | None = None, scale: int = 3) -> None:
-    """A batch of digits as one upscaled (nearest-neighbour) image: one st.image call."""
-    st.image(images.tile_png(batch, cols=cols, scale=scale), caption=caption)
-
+# -- pictures ---------------------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def map_picture(key: str, _coords, _labels) -> tuple[str, tuple, tuple]:

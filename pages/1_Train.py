@@ -2,6 +2,7 @@ import streamlit as st
 
 import app_state as S
 import figures
+import widgets
 from aecore import VARIANTS, catalog, jobs, storage
 from aecore.data import DATASETS
 from aecore.train import TrainConfig, config_for
@@ -17,10 +18,10 @@ with S.guard("Training settings"):
     cls = VARIANTS[variant]
     st.caption(cls.description)
     st.markdown("**Model hyperparameters**")
-    model_cfg = S.config_widgets(cls.config_class, key=f"model.{variant}")
+    model_cfg = widgets.config_widgets(cls.config_class, key=f"model.{variant}")
     st.markdown("**Training**")
     defaults = {**config_for(cls).__dict__, "train_size": 5000}
-    train_cfg = S.config_widgets(TrainConfig, key=f"train.{variant}", defaults=defaults,
+    train_cfg = widgets.config_widgets(TrainConfig, key=f"train.{variant}", defaults=defaults,
                                  skip=("device", "dataset"), columns=4)
     if st.button("Start training", type="primary", disabled=busy, key="start"):
         try:
@@ -50,8 +51,8 @@ def live():
     if snap["steps"]:
         st.plotly_chart(figures.loss_figure(snap), key="curves")
     if snap["preview"] is not None:
-        S.digits(snap["originals"], caption="test digits")
-        S.digits(snap["preview"], caption="their reconstructions, as training goes")
+        widgets.digits(snap["originals"], caption="test digits")
+        widgets.digits(snap["preview"], caption="their reconstructions, as training goes")
     if status == jobs.FAILED:
         st.error(snap["message"])
     elif snap["save_error"]:

@@ -2,6 +2,7 @@ import streamlit as st
 
 import app_state as S
 import figures
+import widgets
 from aecore import preprocess, projection
 from aecore.metrics import nearest_codes, per_image_mse
 
@@ -40,7 +41,7 @@ with left:
             "Draw a digit on the black canvas (or upload a picture): every model's reconstruction appears here."
             if e.kind == "empty" else f"Can't use this input: {e}")
     if digit is not None:
-        S.digits(digit, scale=5, caption="28×28 model input")
+        widgets.digits(digit, scale=5, caption="28×28 model input")
         st.session_state["drawn_digit"] = digit
 
 if digit is None:
@@ -72,7 +73,7 @@ with right, S.guard("Reconstructing"):
             y = torch.tensor([int(label)]) if e.conditional else None
             recon[e.name] = r = model.reconstruct(x, y)
         with cols[i % len(cols)]:
-            S.digits(r, scale=4, caption=f"{e.name}: MSE {float(per_image_mse(r, x)):.4f}")
+            widgets.digits(r, scale=4, caption=f"{e.name}: MSE {float(per_image_mse(r, x)):.4f}")
 
 with right, S.guard("Code grid"):
     for e in [e for e in picked if e.can("has_codebook")]:
@@ -95,4 +96,4 @@ with right, S.guard("Latent map"):
         st.plotly_chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits"),
                         key="draw_map")
         idx, _ = nearest_codes(z[None], codes, 10)
-        S.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")
+        widgets.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")

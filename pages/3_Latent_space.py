@@ -2,6 +2,7 @@ import streamlit as st
 
 import app_state as S
 import figures
+import widgets
 from aecore.generate import decode_mean
 from aecore.projection import METHOD_NAMES, METHODS
 
@@ -53,7 +54,7 @@ with S.guard("Selection"):
         if len(rows) == 1:
             i = rows[0]
             st.markdown(f"**Test digit #{i}** (label {int(y[0])}, reconstruction MSE {errors[i]:.4f})")
-            S.digits(torch.cat([x, rec]), scale=6, caption="original · reconstruction")
+            widgets.digits(torch.cat([x, rec]), scale=6, caption="original · reconstruction")
         else:
             shown = min(len(rows), 40)
             st.markdown(f"**{len(rows)} digits selected** (labels: "
@@ -61,9 +62,9 @@ with S.guard("Selection"):
                         + (f"; showing the first {shown}" if shown < len(rows) else ""))
             a, b = st.columns([3, 1])
             with a:
-                S.digits(x[:shown], cols=10, caption="selected digits")
-                S.digits(rec[:shown], cols=10, caption="their reconstructions")
+                widgets.digits(x[:shown], cols=10, caption="selected digits")
+                widgets.digits(rec[:shown], cols=10, caption="their reconstructions")
             with b:
                 with torch.no_grad():
                     z = model.encode(x, y)
-                S.digits(decode_mean(model, z, y), scale=6, caption="decoding of the mean code")
+                widgets.digits(decode_mean(model, z, y), scale=6, caption="decoding of the mean code")

@@ -1,6 +1,7 @@
 import streamlit as st
 
 import app_state as S
+import widgets
 from aecore import generate as G
 from aecore import preprocess
 
@@ -19,7 +20,7 @@ with tabs["Samples"], S.guard("Sampling"):
     seed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
     n = c[2].slider("How many", 8, 64, 32, 8, key="gen_n")
     digit = c[3].selectbox("Digit", range(10), key="gen_digit") if cond else None
-    S.digits(G.prior_samples(model, n, temp, seed, digit), cols=16,
+    widgets.digits(G.prior_samples(model, n, temp, seed, digit), cols=16,
              caption=f"{n} samples, temperature {temp:g}, seed {seed}")
 
 with tabs["Interpolate"], S.guard("Interpolation"):
@@ -35,7 +36,7 @@ with tabs["Interpolate"], S.guard("Interpolation"):
     x0 = preprocess.as_batch(drawn) if use_drawn else test.images[i0]
     l0 = int(test.labels[i0]) if not use_drawn else st.number_input("Label of my drawing", 0, 9, 0, key="gen_l0")
     path = G.interpolate_images(model, x0, test.images[i1], steps, mode, l0, int(test.labels[i1]))
-    S.digits(path, cols=steps, scale=4, caption=f"{mode} path between the two codes (ends included)")
+    widgets.digits(path, cols=steps, scale=4, caption=f"{mode} path between the two codes (ends included)")
 
 with tabs["Traverse"], S.guard("Traversal"):
     kl = S.kl_per_dim(entry)
@@ -44,7 +45,7 @@ with tabs["Traverse"], S.guard("Traversal"):
     span = c[1].slider("Range ±", 1.0, 4.0, 3.0, 0.5, key="gen_span")
     tdigit = c[2].selectbox("Digit", range(10), key="gen_tdigit") if cond else None
     grid, dims = G.traversal(model, kl, k, 9, span, label=tdigit)
-    S.digits(grid, cols=9, scale=3, caption="rows: dims " + ", ".join(f"{d} ({float(kl[d]):.2f} nats)"
+    widgets.digits(grid, cols=9, scale=3, caption="rows: dims " + ", ".join(f"{d} ({float(kl[d]):.2f} nats)"
                                                                        for d in dims))
     st.bar_chart({"mean KL (nats)": kl.numpy()}, height=180)
 
@@ -58,7 +59,7 @@ with tabs["Manifold"], S.guard("Manifold grid"):
     if dx == dy:
         st.info("Pick two different dimensions.")
     else:
-        S.digits(G.manifold_grid(model, dx, dy, gn, label=mdigit), cols=gn, scale=2,
+        widgets.digits(G.manifold_grid(model, dx, dy, gn, label=mdigit), cols=gn, scale=2,
                  caption=f"dims {dx} (→) and {dy} (↑), Gaussian-quantile spaced; the others at 0")
 
 if cond:
@@ -66,9 +67,9 @@ if cond:
         c = st.columns(2)
         ns = c[0].slider("Styles", 2, 16, 8, key="gen_ns")
         sseed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_sseed")
-        S.digits(G.digit_styles(model, ns, sseed), cols=ns, caption="each column: one style, digits 0-9")
+        widgets.digits(G.digit_styles(model, ns, sseed), cols=ns, caption="each column: one style, digits 0-9")
     with tabs["Restyle"], S.guard("Restyle"):
         ri = st.number_input("Test digit #", 0, len(test) - 1, 0, key="gen_ri")
-        S.digits(test.images[ri], scale=4, caption=f"test digit #{ri} (label {int(test.labels[ri])})")
-        S.digits(G.restyle(model, test.images[ri], int(test.labels[ri])), cols=10, scale=4,
+        widgets.digits(test.images[ri], scale=4, caption=f"test digit #{ri} (label {int(test.labels[ri])})")
+        widgets.digits(G.restyle(model, test.images[ri], int(test.labels[ri])), cols=10, scale=4,
                  caption="its style written as each digit 0-9")

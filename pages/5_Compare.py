@@ -3,6 +3,7 @@ import plotly.express as px
 import streamlit as st
 
 import app_state as S
+import widgets
 from aecore import compare
 from aecore.metric_info import METRICS, better_directions, column_config
 from aecore.noise import NOISE_KINDS
@@ -41,10 +42,10 @@ with S.guard("Same digits, every model"):
         test = S.load_data(dataset, "test")
         idx = compare.sample_indices(n, len(test), seed)
         x, y = test.images[idx], test.labels[idx]
-        S.digits(x, cols=n, caption=f"originals ({dataset} test split)")
+        widgets.digits(x, cols=n, caption=f"originals ({dataset} test split)")
         out = compare.reconstructions(S.loadable_models(group), x, y)
         for name, r in out.items():
-            S.digits(r["images"], cols=n, caption=f"{name}: mean MSE {float(r['mse'].mean()):.4f}")
+            widgets.digits(r["images"], cols=n, caption=f"{name}: mean MSE {float(r['mse'].mean()):.4f}")
 
 with S.guard("Denoising"):
     st.subheader("Denoising")
@@ -64,10 +65,10 @@ with S.guard("Denoising"):
         idx = compare.sample_indices(10, len(test), seed)
         res = compare.denoise_demo({a.name: S.load_model(a)[0], b.name: S.load_model(b)[0]},
                                    test.images[idx], test.labels[idx], kind, level, seed)
-        S.digits(test.images[idx], cols=10, caption="clean")
-        S.digits(res["noisy"], cols=10, caption=f"noisy input: PSNR {res['noisy_psnr']:.1f} dB")
+        widgets.digits(test.images[idx], cols=10, caption="clean")
+        widgets.digits(res["noisy"], cols=10, caption=f"noisy input: PSNR {res['noisy_psnr']:.1f} dB")
         cols = st.columns(2)
         for col, (name, r) in zip(cols, res["models"].items(), strict=True):
             with col:
                 st.metric(name, f"{r['psnr']:.1f} dB PSNR", f"{r['psnr'] - res['noisy_psnr']:+.1f} dB vs noisy")
-                S.digits(r["images"], cols=5, caption=f"{name}: MSE {r['mse']:.4f}")
+                widgets.digits(r["images"], cols=5, caption=f"{name}: MSE {r['mse']:.4f}")
