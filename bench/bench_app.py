@@ -37,6 +37,7 @@ from tests.browser_support import (  # noqa: E402
     VIEWPORT,
     AppServer,
     app_env,
+    canvas,
     captions,
     chosen,
     launch,
@@ -97,10 +98,37 @@ def map_shown(page, caption_must: str | None = None):
     return m
 
 
-def time_stroke(page, points, before: list[str]) -> float:
-    """Mouse up -> a reconstruction caption for every chosen model, all different from ``before``."""
-    stroke(page, points)
-    t0 = time.perf_counter()
+_INKED_JS = """(upper, [x, y]) => {
+  const c = upper.parentElement.querySelector('canvas.lower-canvas');
+  if (!c) return false;
+  const px = c.getContext('2d').getImageData(Math.round(x * c.width / 280), Math.round(y * c.height / 280), 1, 1);
+  return px.data[0] > 128;
+}"""
+
+
+def drawn(page, point, timeout: float = 3.0) -> bool:
+    """Whether the canvas shows ink at ``point`` (canvas pixels) within ``timeout`` seconds."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        try:
+            if canvas(page).evaluate(_INKED_JS, list(point)):
+                return True
+        except Exception:  # noqa: BLE001 - the component is being re-mounted
+            pass
+        page.wait_for_timeout(50)
+    return False
+
+
+def time_stroke(page, points, before: list[str], timeout: float = 120) -> float:
+    """Mouse up -> a reconstruction caption for every chosen model, all different from ``before``.
+
+    A stroke that the canvas did not take (a canvas still mounting under load ignores the mouse) is drawn
+    again; the time counts from the mouse-up of the stroke that took."""
+    for _ in range(3):
+        stroke(page, points)
+        t0 = time.perf_counter()
+        if drawn(page, points[-1]):
+            break
 
     def done():
         recon = captions(page, ": MSE ")
@@ -112,7 +140,7 @@ def time_stroke(page, points, before: list[str]) -> float:
             return False
         return sorted(c.split(": MSE ")[0] for c in recon) == sorted(names) and not set(recon) & set(before)
 
-    poll(done, 120, page, "reconstructions")
+    poll(done, timeout, page, "reconstructions")
     return time.perf_counter() - t0
 
 

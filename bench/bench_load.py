@@ -35,6 +35,7 @@ from tests.browser_support import (  # noqa: E402
     AppServer,
     app_env,
     captions,
+    chosen,
     launch,
     missing_browser,
     open_page,
@@ -154,10 +155,19 @@ def visitor(base: str, stop: threading.Event, out: dict, seed: int) -> None:
             round_ = 0
             while not stop.is_set():
                 out["nav"].append(time_navigation(page, "Draw", "Draw"))
+                if captions(page, ": MSE "):  # the canvas kept last round's ink: clear it, and wait for that
+                    page.get_by_role("button", name="Clear").click()
+                    page.get_by_text("Draw a digit on the black canvas").wait_for(timeout=120_000)
+                    settle(page, timeout=120, quiet=0.3)
                 before: list[str] = []
                 for i in range(3):
                     pts = STROKES[(seed + round_ + i) % len(STROKES)]
-                    out["stroke"].append(time_stroke(page, pts, before))
+                    try:
+                        out["stroke"].append(time_stroke(page, pts, before, timeout=60))
+                    except TimeoutError:  # counted as an error, with what the page showed; the session goes on
+                        out["errors"].append(f"visitor {seed}: no reconstructions 60 s after a stroke; captions "
+                                             f"{captions(page, ': MSE ')[:2]}, models {chosen(page, 'Models')}")
+                        page.screenshot(path=f"/tmp/bench-load-stroke-{seed}-{round_}-{i}.png", full_page=True)
                     before = captions(page, ": MSE ")
                 out["errors"] += problems(page)
                 out["nav"].append(time_navigation(page, "Latent space", "Latent space"))
