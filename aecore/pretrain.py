@@ -110,5 +110,5 @@ def write_card(out_dir: Path, train_data: ImageData, test: ImageData) -> Path:
     pca = {dim: pca_baseline(train_data, test, dim) for dim in dims}
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     card = out_dir / "README.md"
-    card.write_text(model_card(rows, pca, settings, machine))
+    storage.write_atomic(card, model_card(rows, pca, settings, machine).encode())
     return card
