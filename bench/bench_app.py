@@ -138,7 +138,10 @@ def time_stroke(page, points, before: list[str], timeout: float = 120) -> float:
             names = chosen(page, "Models")
         except Exception:  # noqa: BLE001 - the widget is being redrawn
             return False
-        return sorted(c.split(": MSE ")[0] for c in recon) == sorted(names) and not set(recon) & set(before)
+        # Every chosen model has a caption, they changed, and none is left from the run before (two models
+        # may well show the same 4-decimal MSE after a small stroke, so "all differ" would wait forever).
+        fresh = not page.locator("[data-stale=true] [data-testid=stImageCaption]").count()
+        return sorted(c.split(": MSE ")[0] for c in recon) == sorted(names) and recon != before and fresh
 
     poll(done, timeout, page, "reconstructions")
     return time.perf_counter() - t0
