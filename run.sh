@@ -78,8 +78,13 @@ case "${1:-}" in
     step "running the test suite"
     exec "$VENV/bin/python" -m pytest -q "$@"
     ;;
+  setup)  # what ./run.sh test installs, without running the tests (CI lints in between)
+    install_system
+    make_venv
+    install_python test
+    ;;
   *)
-    echo "usage: ./run.sh app [--host H --port N] | ./run.sh test [pytest args]" >&2
+    echo "usage: ./run.sh app [--host H --port N] | ./run.sh test [pytest args] | ./run.sh setup" >&2
     exit 2
     ;;
 esac
