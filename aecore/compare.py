@@ -72,10 +72,12 @@ def quality_warning(variant: str, metrics: dict, train_config: dict, reference: 
         return None
     recipe = (reference or {}).get("train_config") or {}
 
-    def show(value):
-        return "all" if value is None else f"{value:g}" if isinstance(value, float) else f"{value:,}"
+    def show(key, value):
+        if key == "train_size" and not value:  # 0 or None: the whole training split
+            return "all"
+        return f"{value:g}" if isinstance(value, float) else f"{value:,}"
 
-    differ = [f"{key.replace('_', ' ')} {show(train_config.get(key))} (pretrained: {show(recipe.get(key))})"
+    differ = [f"{key.replace('_', ' ')} {show(key, train_config.get(key))} (pretrained: {show(key, recipe.get(key))})"
               for key in SUSPECT_SETTINGS if key in recipe and train_config.get(key) != recipe.get(key)]
     return (f"This model's test MSE {mse:.4f} is {mse / ref_mse:.1f}× that of the pretrained {variant} "
             f"({ref_mse:.4f}). " + ("Settings that differ from its recipe: " + "; ".join(differ) + "."

@@ -42,3 +42,15 @@ def test_denoise_demo_uses_the_same_noise_for_every_model(kind):
     assert set(res["models"]) == {"a", "b"} and all(np.isfinite(r["psnr"]) for r in res["models"].values())
     out = compare.reconstructions(models, x, torch.zeros(6).long())
     assert out["a"]["images"].shape == x.shape and out["a"]["mse"].shape == (6,)
+
+
+def test_quality_warning_names_the_settings_that_differ_from_the_recipe():
+    ref = {"metrics": {"test_mse": 0.0037},
+           "train_config": {"lr": 0.005, "epochs": 25, "train_size": 0, "batch_size": 64}}
+    mine = {"lr": 1.0, "epochs": 25, "train_size": 1000, "batch_size": 64}
+    text = compare.quality_warning("dense", {"test_mse": 0.05}, mine, ref)
+    assert "13.5× that of the pretrained dense" in text
+    assert "lr 1 (pretrained: 0.005)" in text and "train size 1,000 (pretrained: all)" in text
+    assert "epochs" not in text and "batch size" not in text  # only what differs
+    assert compare.quality_warning("dense", {"test_mse": 0.006}, mine, ref) is None  # within 2×
+    assert compare.quality_warning("dense", {"test_mse": 0.05}, mine, None) is None  # nothing to compare with
