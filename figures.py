@@ -16,6 +16,11 @@ from aecore import images
 LABEL_COLOURS: list[str] = pc.qualitative.T10  # one colour per digit, on every map
 
 
+def _margin(title: str) -> dict:
+    """Tight margins, with room at the top only for a title."""
+    return {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}
+
+
 def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None,
                   title: str = "", height: int = 520, dragmode: str = "pan"):
     """One WebGL trace of the mapped test codes (customdata[0] = test row).
@@ -39,7 +44,7 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
                       "<extra></extra>"))
     fig.update_layout(height=height, title=title, showlegend=False, dragmode=dragmode,
-                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+                      margin=_margin(title))
     return fig
 
 
@@ -63,7 +68,7 @@ def marker_map(picture: tuple[str, tuple, tuple], where, title: str = "", height
                          sizey=yr[1] - yr[0], sizing="stretch", layer="below")
     fig.update_xaxes(range=xr, showgrid=False, zeroline=False)
     fig.update_yaxes(range=yr, showgrid=False, zeroline=False)
-    fig.update_layout(height=height, title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    fig.update_layout(height=height, title=title, margin=_margin(title))
     return fig
 
 
@@ -92,5 +97,5 @@ def code_grid(indices, size: int, title: str = ""):
                                "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
-    fig.update_layout(height=300, width=300, title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    fig.update_layout(height=300, width=300, title=title, margin=_margin(title))
     return fig

@@ -44,9 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from streamlit.web import cli as streamlit_cli
 
-    from aecore import storage
-
-    storage.third_party_caches()
     shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     print(f"Latent Lab: http://{shown}:{args.port}" + (" (and this machine's LAN address)" if shown != args.host
                                                         else ""), file=sys.stderr)

@@ -13,15 +13,15 @@ from aecore.seeding import generator
 def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
     """One row per catalog entry: name, variant, source, latent size and every metric (None when missing);
     the columns are the labels of :func:`aecore.metric_info.all_metrics`, in its order."""
+    columns = [m for m in all_metrics() if m.key != "latent_dim"]  # the code size has its own column
     rows = []
     for e in entries:
         m = {**e.metrics, **((extra or {}).get(e.name) or {})}
         row = {"model": e.name, "variant": e.variant, "source": e.source, "latent": e.latent_dim,
                "dataset": e.dataset}
-        for metric in all_metrics():
-            if metric.key != "latent_dim":
-                v = m.get(metric.key)
-                row[metric.label] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        for metric in columns:
+            v = m.get(metric.key)
+            row[metric.label] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         rows.append(row)
     return rows
 

@@ -84,10 +84,6 @@ def balanced_indices(labels: Tensor, n: int, seed: int = 0) -> Tensor:
     return idx[torch.randperm(len(idx), generator=gen)].sort().values
 
 
-def default_data_dir() -> Path:
-    return storage.data_root()
-
-
 def _as_float(images_u8: Tensor) -> Tensor:
     return images_u8.to(torch.float32).div_(255.0).unsqueeze(1).contiguous()
 
