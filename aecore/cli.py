@@ -9,14 +9,23 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from aecore import checkpoint, data, storage
+from aecore import data, storage
 from aecore.config import ConfigError, to_dict
 from aecore.metric_info import lookup
-from aecore.models import VARIANTS, UnknownVariant, build, get_variant
-from aecore.train import TrainingDiverged, config_for, train
+from aecore.models import VARIANTS, UnknownVariant, build, description, get_variant
 
-EXPECTED_ERRORS = (checkpoint.CheckpointError, ConfigError, data.DataUnavailable, TrainingDiverged,
-                   UnknownVariant, ValueError, OSError)
+# Modules that import torch (two seconds) are imported by the commands that need them, so `--help`,
+# `variants` and `data` answer at once.
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors that end a command with one line. Looked up when one is raised, among the modules
+    imported by then (one never imported cannot have raised), so naming them imports nothing."""
+    found = [ConfigError, data.DataUnavailable, UnknownVariant, ValueError, OSError]
+    for module, name in (("aecore.checkpoint", "CheckpointError"), ("aecore.train", "TrainingDiverged")):
+        if hasattr(sys.modules.get(module), name):
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)
 
 
 def _progress_hook(bar: tqdm):
@@ -40,8 +49,8 @@ def _classifier_or_none(dataset: str):
 
 
 def cmd_variants(args):
-    for name, cls in VARIANTS.items():
-        print(f"{name:10s} {cls.description}")
+    for name in VARIANTS:
+        print(f"{name:10s} {description(name)}")
 
 
 def cmd_data(args):
@@ -68,6 +77,9 @@ def _evaluate(model, test, train_data, dataset: str) -> dict:
 
 
 def cmd_train(args):
+    from aecore import checkpoint
+    from aecore.train import config_for, train
+
     cls = get_variant(args.variant)
     model_cfg = {"latent_dim": args.latent_dim}
     if args.beta is not None:
@@ -107,6 +119,8 @@ def _checkpoint_path(text: str) -> Path:
 
 
 def cmd_eval(args):
+    from aecore import checkpoint
+
     path = _checkpoint_path(args.checkpoint)
     model, meta = checkpoint.load(path)
     dataset = meta.get("dataset", "mnist")
@@ -207,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownVariant as e:  # a usage error, like argparse's own
         print(f"aecore: error: {e}", file=sys.stderr)
         return 2
-    except EXPECTED_ERRORS as e:
+    except expected_errors() as e:
         print(f"aecore: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

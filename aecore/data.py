@@ -20,13 +20,15 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from aecore import storage
-from aecore.seeding import generator
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, so `aecore --help` never waits for it
+    import torch
+    from torch import Tensor
 
 BUNDLED_SAMPLE = storage.asset("data", "mnist_sample.npz")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -72,6 +74,10 @@ class ImageData:
 
 def balanced_indices(labels: Tensor, n: int, seed: int = 0) -> Tensor:
     """Indices of ``n`` examples, as equal a share per class as possible, in shuffled order."""
+    import torch
+
+    from aecore.seeding import generator
+
     gen = generator(seed)
     classes = labels.unique()
     per_class = [torch.nonzero(labels == c).flatten() for c in classes]
@@ -85,6 +91,8 @@ def balanced_indices(labels: Tensor, n: int, seed: int = 0) -> Tensor:
 
 
 def _as_float(images_u8: Tensor) -> Tensor:
+    import torch
+
     return images_u8.to(torch.float32).div_(255.0).unsqueeze(1).contiguous()
 
 
@@ -111,6 +119,8 @@ def _idx_pair(folder: Path, split: str) -> tuple[Tensor, Tensor]:
                 return folder / name
         raise DataUnavailable(f"no {PREFIX[split]}-{kind} in {folder}")
 
+    import torch
+
     images, labels = read_idx(find("images-idx3-ubyte")), read_idx(find("labels-idx1-ubyte"))
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (len(images),):
         raise DataUnavailable(f"{folder}: images {images.shape} and labels {labels.shape} do not match")
@@ -122,6 +132,8 @@ def _debian_fashion(split: str) -> tuple[Tensor, Tensor]:
 
 
 def _bundled(split: str) -> tuple[Tensor, Tensor]:
+    import torch
+
     with np.load(BUNDLED_SAMPLE) as z:
         return torch.from_numpy(z[f"{split}_images"]), torch.from_numpy(z[f"{split}_labels"].astype(np.int64))
 
@@ -238,5 +250,7 @@ def _fetch(name: str, md5: str, mirrors: list[str], timeout: float, report: Call
 
 def batches(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None):
     """Index tensors covering range(n): batching by index keeps data as one tensor in memory."""
+    import torch
+
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     return order.split(batch_size)

@@ -154,3 +154,33 @@ def test_denoising_corrupts_only_in_forward(tiny_batch):
     assert len(seen) == 1 and seen[0] is x  # training's forward corrupts the input ...
     a = model.reconstruct(x)
     assert len(seen) == 1 and torch.equal(a, model.reconstruct(x))  # ... using the model does not
+
+
+def test_the_registry_lists_every_variant_without_importing_torch():
+    """`aecore --help` and `aecore variants` answer in well under a second: torch waits for a model."""
+    import subprocess
+    import sys
+
+    from aecore.models import description
+
+    code = ("import sys, aecore, aecore.cli; from aecore.models import description; aecore.cli.build_parser(); "
+            "print([(n, description(n)) for n in aecore.VARIANTS]); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    listed, torch_loaded = out.splitlines()
+    assert torch_loaded == "False"
+    assert listed == repr([(name, cls.description) for name, cls in VARIANTS.items()])
+    assert all(description(name) == VARIANTS[name].description for name in VARIANTS)  # classes loaded now
+
+
+def test_the_public_names_still_resolve():
+    import aecore
+    import aecore.train  # the module of the same name must not shadow the function
+    from aecore import TrainConfig, train
+    from aecore.models import AEOutput as base_output
+    from aecore.models import name_of
+
+    assert callable(train) and aecore.train is train and TrainConfig.__name__ == "TrainConfig"
+    assert aecore.AEOutput is base_output is AEOutput
+    assert [name_of(cls) for cls in VARIANTS.values()] == list(VARIANTS)
+    with pytest.raises(AttributeError):
+        aecore.no_such_name  # noqa: B018
