@@ -35,6 +35,8 @@ PAGES = [
              "explore the codes as a map"),
     PageInfo("pages/4_Generate.py", "Generate", ":material/auto_awesome:", "Generate", "sample, interpolate, traverse"),
     PageInfo("pages/5_Compare.py", "Compare", ":material/compare:", "Compare", "metrics, digits, denoising"),
+    PageInfo("pages/6_Anomalies.py", "Anomalies", ":material/troubleshoot:", "Anomalies",
+             "what a model finds strange: out-of-distribution detection"),
 ]
 EXPECTED = (CheckpointError, ConfigError, DataUnavailable, PreprocessError, TrainingDiverged, ValueError, OSError)
 
@@ -271,6 +273,27 @@ def _quick_metrics(path: str, sha: str, dataset: str) -> dict:
 def quick_metrics(entry: ModelEntry) -> dict:
     """Metrics for a checkpoint saved without them (e.g. ``aecore train --fast-eval``), cached."""
     return _quick_metrics(str(entry.path), entry.sha256, entry.dataset)
+
+
+@st.cache_resource(show_spinner="Scoring the test split and the out-of-distribution sets…", max_entries=24)
+def _anomaly(path: str, sha: str, dataset: str) -> dict:
+    from aecore import anomaly
+
+    model, _ = _load_model(path, sha)
+    return anomaly.evaluate_ood(model, sha, dataset)
+
+
+def anomaly_report(entry: ModelEntry) -> dict:
+    """Anomaly scores of the test split and each OOD set, with the AUROC table: shipped, cached or computed."""
+    return _anomaly(str(entry.path), entry.sha256, entry.dataset)
+
+
+def auroc_table(entries: list[ModelEntry]):
+    """One row per model, score and OOD set: the AUROC and FPR95 of every entry given."""
+    import pandas as pd
+
+    return pd.DataFrame([{"model": e.name, "data": e.dataset, **row} for e in entries
+                         for row in anomaly_report(e)["rows"]])
 
 
 # -- pictures ---------------------------------------------------------------------------------------

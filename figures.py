@@ -99,3 +99,30 @@ def code_grid(indices, size: int, title: str = ""):
     fig.update_xaxes(showticklabels=False)
     fig.update_layout(height=300, width=300, title=title, margin=_margin(title))
     return fig
+
+
+def score_histograms(normal, others: dict, threshold: float, unit: str = "", height: int = 340):
+    """Overlaid histograms (each normalised to its own count) of a score: the test split and each OOD set,
+    with the threshold as a vertical line. The x axis stops at the 99.5th percentile of all values, so a
+    far-away set (noise) does not squeeze the rest into one bar."""
+    everything = np.concatenate([np.asarray(normal)] + [np.asarray(v) for v in others.values()])
+    lo, hi = np.percentile(everything, [0.5, 99.5])
+    fig = go.Figure()
+    for name, values in {"test split": normal, **others}.items():
+        fig.add_histogram(x=np.clip(values, lo, hi), name=name, opacity=0.6, histnorm="percent",
+                          xbins={"start": lo, "end": hi, "size": (hi - lo) / 80 or 1})
+    fig.add_vline(x=threshold, line={"color": "black", "dash": "dash"}, annotation_text="threshold")
+    fig.update_layout(barmode="overlay", height=height, margin=_margin(""), xaxis_title=unit,
+                      yaxis_title="% of the set", legend={"orientation": "h", "y": 1.1})
+    return fig
+
+
+def roc_figure(curves: dict, height: int = 340):
+    """ROC curves, one per OOD set: ``curves`` maps a name to (false positive rate, true positive rate, AUROC)."""
+    fig = go.Figure()
+    for name, (fpr, tpr, auc) in curves.items():
+        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUROC {auc:.3f})")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance")
+    fig.update_layout(height=height, margin=_margin(""), xaxis_title="test digits flagged (false positives)",
+                      yaxis_title="OOD images flagged (true positives)", legend={"orientation": "h", "y": 1.15})
+    return fig

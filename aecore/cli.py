@@ -135,16 +135,39 @@ def cmd_eval(args):
             print(f"  {metric.label:22s} {metric.text(value):>14}   {metric.help}")
 
 
+def cmd_ood(args):
+    from aecore import anomaly, checkpoint
+    from aecore.catalog import file_sha256
+
+    path = _checkpoint_path(args.checkpoint)
+    model, meta = checkpoint.load(path)
+    dataset = meta.get("dataset", "mnist")
+    against = anomaly.parse_sets(args.against, dataset) if args.against else None
+    with tqdm(total=None, desc="scoring", file=sys.stderr, bar_format="{desc}: {elapsed}"):
+        result = anomaly.evaluate_ood(model, file_sha256(path), dataset, against, args.k or anomaly.K_SAMPLES,
+                                      args.data_dir)
+    if args.json:
+        print(json.dumps({"checkpoint": str(path), "variant": meta["variant"], "dataset": dataset,
+                          "in_distribution": result["source"], "rows": result["rows"]}))
+        return
+    print(f"{path}: {meta['variant']} trained on {dataset}; in-distribution: {result['source']}")
+    print(f"  {'OOD set':14s} {'score':16s} {'AUROC':>7s} {'FPR95':>7s}")
+    for row in result["rows"]:
+        print(f"  {row['set']:14s} {row['score']:16s} {row['auroc']:7.4f} {row['fpr95']:7.2%}")
+
+
 def cmd_pretrain(args):
     from aecore import pretrain
     from aecore.metrics import evaluate
 
-    train_data, test = _load_splits("mnist", args.data_dir)
-    if not train_data.source.startswith(("data root", "downloaded")):
-        raise data.DataUnavailable(f"pretrain needs the full MNIST, found only the {train_data.source}: "
+    train_data, test = _load_splits(args.dataset, args.data_dir)
+    if train_data.source.startswith("bundled"):
+        raise data.DataUnavailable(f"pretrain needs the full {args.dataset}, found only the {train_data.source}: "
                                    "pass --data-dir or set AECORE_DATA_DIR")
     out_dir = Path(args.out_dir) if args.out_dir else storage.cache_root() / "pretrained"
-    clf = pretrain.ensure_classifier(train_data, test, out_dir, log=lambda s: print(s, file=sys.stderr))
+    clf = None
+    if args.dataset == "mnist":
+        clf = pretrain.ensure_classifier(train_data, test, out_dir, log=lambda s: print(s, file=sys.stderr))
     names = [] if args.card_only else args.variants
     for name in names:
         with tqdm(total=1, desc=f"pretrain {name}", unit="step", file=sys.stderr) as bar:
@@ -152,7 +175,7 @@ def cmd_pretrain(args):
                                                   lambda m: evaluate(m, test, train_data, clf))
         print(f"{name}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float)),
               file=sys.stderr)
-    pretrain.write_card(out_dir, train_data, test)
+    pretrain.write_card(out_dir, args.data_dir)
     print(f"wrote {out_dir / 'README.md'}", file=sys.stderr)
 
 
@@ -204,9 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint", help="a checkpoint file, or the name of a shipped model (e.g. dense)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_eval)
+    o = sub.add_parser("ood", parents=[common], help="out-of-distribution detection: AUROC of each anomaly score")
+    o.add_argument("checkpoint", help="a checkpoint file, or the name of a shipped model (e.g. vae)")
+    o.add_argument("--against", help="comma-separated OOD sets (default: the other dataset, noise, inverted)")
+    o.add_argument("--k", type=int, help="importance samples per image for -log p(x) (default: 4)")
+    o.add_argument("--json", action="store_true", help="one JSON line: a row per OOD set and score")
+    o.set_defaults(fn=cmd_ood)
     pt = sub.add_parser("pretrain", parents=[common], help="train every shipped model again (needs full MNIST)")
     pt.add_argument("--variants", type=_variant_list, default=list(VARIANTS),
                     help="comma-separated subset (default: all)")
+    pt.add_argument("--dataset", default="mnist", choices=data.DATASETS,
+                    help="train on this dataset; other than MNIST, files are named <dataset>_<variant>")
     pt.add_argument("--card-only", action="store_true", help="only rewrite the model card from the files")
     pt.add_argument("--out-dir", help="where the checkpoints and card go (default: ~/.cache/aecore/pretrained; "
                     "a checkout's assets/models to replace the shipped ones)")

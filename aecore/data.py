@@ -7,7 +7,8 @@ One rule, shared by the CLI and the app, finds a split; nothing is downloaded un
    IDX files, plain or gzipped);
 2. for Fashion-MNIST, Debian's ``dataset-fashion-mnist`` package;
 3. only with ``download=True``: a download into the data root (:func:`download`), with a timeout;
-4. for MNIST, the sample bundled with the package (the whole test split, 10,000 training images).
+4. the sample bundled with the package: for MNIST the whole test split and 10,000 training images,
+   for Fashion-MNIST the whole test split and 5,000 training images.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ if TYPE_CHECKING:  # torch is imported where tensors are made, so `aecore --help
     import torch
     from torch import Tensor
 
-BUNDLED_SAMPLE = storage.asset("data", "mnist_sample.npz")
+BUNDLED_SAMPLES = {"mnist": storage.asset("data", "mnist_sample.npz"),
+                   "fashion_mnist": storage.asset("data", "fashion_mnist_sample.npz")}
+BUNDLED_SAMPLE = BUNDLED_SAMPLES["mnist"]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 DATASETS = ("mnist", "fashion_mnist")
 CLASS_NAMES = {
@@ -131,10 +134,10 @@ def _debian_fashion(split: str) -> tuple[Tensor, Tensor]:
     return _idx_pair(DEBIAN_FASHION, split)
 
 
-def _bundled(split: str) -> tuple[Tensor, Tensor]:
+def _bundled(dataset: str, split: str) -> tuple[Tensor, Tensor]:
     import torch
 
-    with np.load(BUNDLED_SAMPLE) as z:
+    with np.load(BUNDLED_SAMPLES[dataset]) as z:
         return torch.from_numpy(z[f"{split}_images"]), torch.from_numpy(z[f"{split}_labels"].astype(np.int64))
 
 
@@ -168,8 +171,9 @@ def load(dataset: str = "mnist", split: str = "train", data_dir: str | Path | No
             return done(*_idx_pair(folder, split), f"downloaded to {root}")
         except (DataUnavailable, OSError, EOFError) as e:
             attempts.append(str(e))
-    if dataset == "mnist" and BUNDLED_SAMPLE.exists():
-        return done(*_bundled(split), f"bundled sample ({BUNDLED_SAMPLE.name}, {split} split)")
+    sample = BUNDLED_SAMPLES[dataset]
+    if sample.exists():
+        return done(*_bundled(dataset, split), f"bundled sample ({sample.name}, {split} split)")
     raise DataUnavailable(f"no source has {dataset} {split}: " + "; ".join(attempts)
                           + ("" if download else " (aecore data --download fetches it)"))
 
@@ -184,8 +188,8 @@ def sources(data_dir: str | Path | None = None) -> list[dict]:
         rows.append({"dataset": name, "source": "data root", "path": str(path), "found": found})
     rows.append({"dataset": "fashion_mnist", "source": "Debian package", "path": str(DEBIAN_FASHION),
                  "found": (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").exists()})
-    rows.append({"dataset": "mnist", "source": "bundled sample", "path": str(BUNDLED_SAMPLE),
-                 "found": BUNDLED_SAMPLE.exists()})
+    for name, sample in BUNDLED_SAMPLES.items():
+        rows.append({"dataset": name, "source": "bundled sample", "path": str(sample), "found": sample.exists()})
     return rows
 
 

@@ -10,7 +10,7 @@ import torch
 
 from aecore import checkpoint, storage
 from aecore.classifier import CLASSIFIER_PATH, load_classifier, save_classifier, train_classifier
-from aecore.data import ImageData
+from aecore.data import DATASETS, ImageData, load
 from aecore.metric_info import METRICS
 from aecore.metrics import knn_accuracy, per_image_mse
 from aecore.models import VARIANTS, build
@@ -18,6 +18,11 @@ from aecore.seeding import seed_all
 from aecore.train import config_for, train
 
 MODELS_DIR = storage.asset("models")  # the shipped checkpoints (read only)
+
+
+def shipped_name(variant: str, dataset: str = "mnist") -> str:
+    """File stem of a shipped model: the variant for MNIST, ``<dataset>_<variant>`` for other data."""
+    return variant if dataset == "mnist" else f"{dataset}_{variant}"
 
 def pca_baseline(train_data: ImageData, test: ImageData, dim: int, knn_k: int = 5) -> dict:
     """PCA with ``dim`` components: the linear reference each model card row is set beside."""
@@ -48,34 +53,44 @@ def ensure_classifier(train_data: ImageData, test: ImageData, out_dir: Path, log
 def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Path,
                  on_progress=None, evaluate_fn=None) -> tuple[Path, dict]:
     model_cfg, train_cfg = VARIANTS[name].recipe
-    cfg = config_for(VARIANTS[name], **train_cfg)
+    cfg = config_for(VARIANTS[name], **train_cfg, dataset=train_data.dataset)
     model = build(name, model_cfg, seed=cfg.seed)
     t0 = time.perf_counter()
     result = train(model, train_data, test, cfg, on_progress=on_progress)
     seconds = time.perf_counter() - t0
     metrics = evaluate_fn(result.model) if evaluate_fn else {}
     metrics["train_seconds"] = seconds
-    path = checkpoint.save(result.model, out_dir / f"{name}.safetensors", train_config=cfg.__dict__,
+    stem = shipped_name(name, train_data.dataset)
+    path = checkpoint.save(result.model, out_dir / f"{stem}.safetensors", train_config=cfg.__dict__,
                            dataset=train_data.dataset, data_source=train_data.source, history=result.history,
                            metrics=metrics)
     return path, metrics
 
 
-def model_card(rows: dict[str, dict], pca: dict[int, dict], settings: dict[str, dict], machine: str) -> str:
-    """Markdown model card: settings, training time and metrics of each model, beside PCA."""
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str, dict], machine: str) -> str:
+    """Markdown model card: settings, training time and metrics of each model, beside PCA; one table per
+    dataset."""
     columns = [m for m in METRICS if m.headline]
     head = "| model | latent | " + " | ".join(m.label for m in columns) + " | PCA MSE | PCA kNN(5) |"
     lines = ["# Pretrained models", "",
-             "Trained by `aecore pretrain` on full MNIST (60,000 training images), evaluated on the",
-             f"10,000-image test split. Machine: {machine}. Each row sits beside PCA with the same latent size.",
+             "Trained by `aecore pretrain` on the full training split (60,000 images) of their dataset, evaluated",
+             f"on its 10,000-image test split. Machine: {machine}. Each row sits beside PCA with the same latent size.",
              "Training times are wall-clock seconds; some runs shared the machine's 2 cores with other runs, "
-             "which inflates their times.",
-             "", head, "|" + "---|" * (head.count("|") - 1)]
-    for name, m in rows.items():
-        cells = [metric.cell(m.get(metric.key)) for metric in columns]
-        p = pca.get(m["latent_dim"], {})
-        lines.append(f"| `{name}` | {m['latent_dim']} | " + " | ".join(cells)
-                     + f" | {p.get('test_mse', float('nan')):.5f} | {p.get('knn5_acc', float('nan')):.2%} |")
+             "which inflates their times."]
+    for dataset in DATASETS:
+        names = [name for name, m in rows.items() if m["dataset"] == dataset]
+        if not names:
+            continue
+        lines += ["", f"## {DATASET_TITLES[dataset]}", "", head, "|" + "---|" * (head.count("|") - 1)]
+        for name in names:
+            m = rows[name]
+            cells = [metric.cell(m.get(metric.key)) for metric in columns]
+            p = pca.get((dataset, m["latent_dim"]), {})
+            lines.append(f"| `{name}` | {m['latent_dim']} | " + " | ".join(cells)
+                         + f" | {p.get('test_mse', float('nan')):.5f} | {p.get('knn5_acc', float('nan')):.2%} |")
     lines += ["", "Variant-specific figures:", ""]
     variant_keys = {m.key for cls in VARIANTS.values() for m in cls.metric_info}
     for name, m in rows.items():
@@ -90,24 +105,30 @@ def model_card(rows: dict[str, dict], pca: dict[int, dict], settings: dict[str, 
     return "\n".join(lines)
 
 
-def write_card(out_dir: Path, train_data: ImageData, test: ImageData) -> Path:
+def write_card(out_dir: Path, data_dir=None) -> Path:
     """Rewrite README.md from every checkpoint in ``out_dir``, so retraining one keeps the others' rows."""
     from aecore.metrics import denoise_mse
 
     rows, settings, models = {}, {}, {}
-    for name in VARIANTS:
-        path = out_dir / f"{name}.safetensors"
-        if path.exists():
-            models[name], meta = checkpoint.load(path)
-            rows[name] = dict(meta["metrics"])
-            settings[name] = {"config": meta["config"], "train": meta["train_config"]}
-    for name, model in models.items():  # a denoiser beside the first plain model with a code of its size
-        plain = next((m for m in models.values() if not m.denoises and m.latent_dim == model.latent_dim), None)
-        if model.denoises and plain is not None:
-            c = model.config
-            rows[name][f"denoise_mse_{plain.variant}"] = denoise_mse(plain, test, c.noise, c.noise_level)
-    dims = sorted({r["latent_dim"] for r in rows.values()})
-    pca = {dim: pca_baseline(train_data, test, dim) for dim in dims}
+    for dataset in DATASETS:
+        for name in VARIANTS:
+            path = out_dir / f"{shipped_name(name, dataset)}.safetensors"
+            if path.exists():
+                models[path.stem], meta = checkpoint.load(path)
+                rows[path.stem] = {**meta["metrics"], "dataset": dataset}
+                settings[path.stem] = {"config": meta["config"], "train": meta["train_config"]}
+    pca = {}
+    for dataset in {r["dataset"] for r in rows.values()}:
+        train_data, test = load(dataset, "train", data_dir), load(dataset, "test", data_dir)
+        same_data = {n: m for n, m in models.items() if rows[n]["dataset"] == dataset}
+        for name, model in same_data.items():  # a denoiser beside the first plain model with a code of its size
+            plain = next((m for m in same_data.values() if not m.denoises and m.latent_dim == model.latent_dim),
+                         None)
+            if model.denoises and plain is not None:
+                c = model.config
+                rows[name][f"denoise_mse_{plain.variant}"] = denoise_mse(plain, test, c.noise, c.noise_level)
+        for dim in {r["latent_dim"] for r in rows.values() if r["dataset"] == dataset}:
+            pca[(dataset, dim)] = pca_baseline(train_data, test, dim)
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     card = out_dir / "README.md"
     storage.write_atomic(card, model_card(rows, pca, settings, machine).encode())

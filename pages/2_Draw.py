@@ -3,7 +3,7 @@ import streamlit as st
 import app_state as S
 import figures
 import widgets
-from aecore import preprocess, projection
+from aecore import anomaly, preprocess, projection
 from aecore.metrics import nearest_codes, per_image_mse
 
 S.page("Draw")
@@ -90,6 +90,11 @@ with right, S.guard("Latent map"):
         proj = proj or S.projection(e, "pca")[0]  # never compute UMAP on this hot path
         with torch.no_grad():
             z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
+        report = S.anomaly_report(e)
+        key = anomaly.best_score(report["rows"])
+        pct = anomaly.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
+        st.markdown(f"**Anomaly:** to {e.name}, this drawing is {anomaly.in_words(pct, e.dataset)} "
+                    f"(by {anomaly.SCORE_BY_KEY[key].label}).")
         where = projection.locate(codes, proj.coords, z)
         test = S.load_data(e.dataset, "test")
         picture = S.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())

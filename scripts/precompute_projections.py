@@ -1,5 +1,5 @@
-"""Write assets/projections/ for every pretrained model (its 2-D maps and per-image reconstruction errors on
-the test split), so its first latent map is instant.
+"""Write assets/projections/ for every pretrained model (its 2-D maps, per-image reconstruction errors and
+anomaly scores of the test split and the OOD sets), so its first latent map and Anomalies page are instant.
 
     python scripts/precompute_projections.py                 # UMAP and PCA for every model
     python scripts/precompute_projections.py --methods tsne --models dense vae
@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aecore import catalog, data, projection  # noqa: E402
+from aecore import anomaly, catalog, data, projection  # noqa: E402
 from aecore.metrics import encode_all  # noqa: E402
 
 
@@ -52,6 +52,10 @@ def main(argv=None) -> int:
         errors = projection.errors_name(entry.sha256, dkey)
         wanted.add(f"{errors}.npz")
         projection.reconstruction_errors(model, entry.sha256, test, dkey, folder=args.out)
+        t0 = time.perf_counter()
+        scored = anomaly.evaluate_ood(model, entry.sha256, entry.dataset, data_dir=args.data_dir, folder=args.out)
+        wanted.update(f"{name}.npz" for name in scored["entries"])
+        print(f"{path.stem:10s} anomaly scores {time.perf_counter() - t0:6.1f} s ({scored['where']})")
         codes = encode_all(model, test).numpy()
         for method in projection.METHODS:
             s = projection.settings_for(method, n=len(codes))

@@ -17,10 +17,12 @@ BLOCK = re.compile(r"(<!-- model-table -->\n).*?(<!-- /model-table -->)", re.S)
 
 
 def card_table(card: str) -> str:
+    """The card's tables (one per dataset), each headed by its dataset in bold."""
     lines = card.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| model |"))
-    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
-    return "\n".join(lines[start:end]) + "\n"
+    start = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("Variant-specific"))
+    body = [f"**Trained on {line[3:]}**" if line.startswith("## ") else line for line in lines[start:end]]
+    return "\n".join(body).strip() + "\n"
 
 
 def updated(readme: str, card: str) -> str:

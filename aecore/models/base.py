@@ -54,6 +54,7 @@ class Autoencoder(nn.Module):
     retired_settings: ClassVar[tuple[str, ...]] = ()  # config keys older checkpoints have and loading drops
     denoises: ClassVar[bool] = False  # trained to map corrupted inputs to clean ones
     has_codebook: ClassVar[bool] = False  # codes are entries of a learned codebook (code_indices gives them)
+    has_likelihood: ClassVar[bool] = False  # log_weights() gives importance weights, so log p(x) can be estimated
     metric_info: ClassVar[tuple[Metric, ...]] = ()  # how to show the keys extra_metrics returns
 
     def __init__(self, config=None):

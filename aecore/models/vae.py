@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -22,6 +24,7 @@ class VAEBase(Autoencoder):
     """Shared VAE logic; subclasses give ``_encode_params`` (mu, logvar) and ``_decode_logits``."""
 
     generative = True
+    has_likelihood = True
     retired_settings = ("recon_loss",)  # always BCE (a Bernoulli decoder); older checkpoints still name it
     metric_info = (
         Metric("recon_nats", "recon nats", ".1f", "lower", "reconstruction part of the -ELBO", "nats"),
@@ -51,6 +54,25 @@ class VAEBase(Autoencoder):
         logits = self._decode_logits(z, labels).view_as(x)
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         return logits, recon, kl_to_standard_normal(mu, logvar).sum(1), mu
+
+    def log_weights(self, x: Tensor, labels: Tensor | None = None, k: int = 16,
+                    generator: torch.Generator | None = None) -> Tensor:
+        """Importance log-weights log p(x|z) + log p(z) - log q(z|x) for ``k`` posterior samples per image,
+        (B, k) in nats: their mean is the ELBO, their log-mean-exp the k-sample bound on log p(x) (IWAE)."""
+        mu, logvar = self.encode_distribution(x, labels)
+        b, d = mu.shape
+        noise = torch.randn((b, k, d), generator=generator).to(mu.device) if generator else mu.new_empty(
+            (b, k, d)).normal_()
+        std = (0.5 * logvar).exp()
+        z = mu[:, None] + noise * std[:, None]
+        rep_labels = None if labels is None else labels.repeat_interleave(k)
+        logits = self._decode_logits(z.reshape(b * k, d), rep_labels).reshape(b, k, -1)
+        log_px_z = -F.binary_cross_entropy_with_logits(logits, x.flatten(1)[:, None].expand_as(logits),
+                                                       reduction="none").sum(2)
+        half_log_2pi = 0.5 * math.log(2 * math.pi)
+        log_pz = (-0.5 * z.pow(2) - half_log_2pi).sum(2)
+        log_qz = (-0.5 * noise.pow(2) - half_log_2pi - 0.5 * logvar[:, None]).sum(2)
+        return log_px_z + log_pz - log_qz
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> AEOutput:
         logits, recon, kl, mu = self.elbo_terms(x, labels)

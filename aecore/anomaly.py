@@ -1,0 +1,322 @@
+"""Anomaly lens: per-image scores of how strange an image looks to a model, and how well each score
+separates the model's own test split from out-of-distribution (OOD) sets, as the literature measures it.
+
+Scores (higher = stranger), every model:
+
+- ``mse``: reconstruction error per pixel; ``bce``: reconstruction cross-entropy in nats per image.
+
+Models with a likelihood (the VAE family, ``has_likelihood``):
+
+- ``neg_elbo``: the negative ELBO, and ``nll``: -log p(x) estimated by importance sampling with ``k``
+  posterior samples (the IWAE bound), both in nats per image.
+
+Corrected for input complexity (Serrà et al., ICLR 2020, "Input complexity and out-of-distribution
+detection with likelihood-based generative models"): ``S(x) = -log2 p(x) - L(x)``, where ``L(x)`` is
+the length in bits of the image compressed losslessly as PNG. Raw likelihoods are dominated by how
+simple an image is: a model of Fashion-MNIST gives MNIST digits, mostly black, a *higher* likelihood
+than its own clothes (Nalisnick et al., ICLR 2019). Subtracting the compressed length, a universal
+model's code length, turns the likelihood into a likelihood ratio against "any image of that
+complexity". We chose it over the background-model ratio of Ren et al. (NeurIPS 2019) because it
+needs no second model trained per dataset, applies to every model (``bce_corrected`` for the others)
+and has no tuning knob. ``nll_corrected`` and ``bce_corrected`` are in bits.
+
+Conditional models are not told the label (an anomaly detector does not know it): each image gets the
+label that reconstructs it best, and the likelihoods add log 10 for a uniform label prior.
+
+OOD sets are made locally: the other dataset (MNIST <-> Fashion-MNIST), uniform noise, and the
+model's own test images inverted (1 - x); :func:`ood_set`. AUROC treats OOD images as positives;
+FPR95 is the share of the in-distribution test split flagged at the threshold that catches 95% of
+the OOD set (lower is better).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aecore import cache
+from aecore.data import DATASETS, ImageData, load
+from aecore.models.base import N_CLASSES
+from aecore.seeding import generator
+
+K_SAMPLES = 4  # importance samples per image for nll: enough to tighten the ELBO, cheap enough for conv decoders
+SET_SIZE = 2000  # images per OOD set (AUROC's standard error at this size is below 0.005)
+SCORES_VERSION = 1  # part of the cache key: bump when a score's definition changes
+LN2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class Score:
+    key: str
+    label: str
+    unit: str
+    help: str
+    needs_likelihood: bool = False
+    corrected: bool = False  # minus the PNG length (Serrà et al.)
+
+
+SCORES = (
+    Score("mse", "reconstruction MSE", "per pixel", "mean squared error between the image and its reconstruction"),
+    Score("bce", "reconstruction BCE", "nats", "binary cross-entropy of the reconstruction, summed over pixels"),
+    Score("bce_corrected", "BCE − PNG length", "bits",
+          "reconstruction BCE in bits minus the image's PNG length: corrected for input complexity", corrected=True),
+    Score("neg_elbo", "−ELBO", "nats", "negative evidence lower bound", needs_likelihood=True),
+    Score("nll", "−log p(x)", "nats", f"negative log-likelihood, importance-sampled ({K_SAMPLES} samples)",
+          needs_likelihood=True),
+    Score("nll_corrected", "−log p(x) − PNG length", "bits",
+          "negative log-likelihood in bits minus the PNG length (Serrà et al., ICLR 2020)",
+          needs_likelihood=True, corrected=True),
+)
+SCORE_BY_KEY = {s.key: s for s in SCORES}
+
+
+def scores_for(model_or_entry) -> list[Score]:
+    """The scores a model (or catalog entry) has, in display order."""
+    likelihood = (model_or_entry.can("has_likelihood") if hasattr(model_or_entry, "can")
+                  else model_or_entry.has_likelihood)
+    return [s for s in SCORES if likelihood or not s.needs_likelihood]
+
+
+def png_bits(images: torch.Tensor) -> np.ndarray:
+    """Length in bits of each image (N, 1, 28, 28) in [0, 1] as an 8-bit greyscale PNG (zlib level 9)."""
+    from PIL import Image
+
+    pixels = (images.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    out = np.empty(len(pixels), np.float32)
+    for i, img in enumerate(pixels):
+        buf = io.BytesIO()
+        Image.fromarray(img.reshape(img.shape[-2:])).save(buf, format="PNG", compress_level=9)
+        out[i] = 8 * buf.tell()
+    return out
+
+
+@torch.no_grad()
+def _best_labels(model, x: torch.Tensor) -> torch.Tensor:
+    """For a conditional model: the label whose reconstruction (posterior mean) fits each image best."""
+    fits = []
+    for y in range(N_CLASSES):
+        labels = model.labels_for(y, len(x))
+        recon = model.reconstruct(x, labels).flatten(1).clamp(1e-6, 1 - 1e-6)
+        target = x.flatten(1)
+        fits.append(-(target * recon.log() + (1 - target) * (1 - recon).log()).sum(1))
+    return torch.stack(fits).argmin(0)
+
+
+@torch.no_grad()
+def _batch_scores(model, x: torch.Tensor, k: int, gen) -> dict[str, torch.Tensor]:
+    labels = _best_labels(model, x) if model.conditional else None
+    out = {}
+    if model.has_likelihood:
+        logw = model.log_weights(x, labels, k, generator=gen)
+        # Label unknown: p(x) = mean over labels of p(x|y) >= p(x|best label) / 10, so adding log 10
+        # to the best label's -log p(x|y) is an upper bound, tight when one label explains the image.
+        prior = math.log(N_CLASSES) if model.conditional else 0.0
+        out = {"neg_elbo": -logw.mean(1) + prior, "nll": -(torch.logsumexp(logw, 1) - math.log(k)) + prior}
+    recon = model.reconstruct(x, labels)  # the posterior mean for VAEs, as everywhere else in the app
+    flat, target = recon.flatten(1).clamp(1e-6, 1 - 1e-6), x.flatten(1)
+    out["mse"] = (flat - target).pow(2).mean(1)
+    out["bce"] = -(target * flat.log() + (1 - target) * (1 - flat).log()).sum(1)
+    return out
+
+
+@torch.no_grad()
+def compute_scores(model, images: torch.Tensor, k: int = K_SAMPLES, seed: int = 0, batch_size: int = 500,
+                   complexity: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every score of :func:`scores_for` for each image (N, 1, 28, 28): {key: (N,) float32}.
+    ``complexity``: the images' :func:`png_bits`, when already known."""
+    model.eval()
+    device = next(model.parameters()).device
+    gen = generator(seed)
+    parts: dict[str, list] = {}
+    for i in range(0, len(images), batch_size):
+        for key, value in _batch_scores(model, images[i: i + batch_size].to(device), k, gen).items():
+            parts.setdefault(key, []).append(value.float().cpu())
+    out = {key: torch.cat(v).numpy() for key, v in parts.items()}
+    bits = png_bits(images) if complexity is None else complexity
+    out["bce_corrected"] = out["bce"] / LN2 - bits
+    if "nll" in out:
+        out["nll_corrected"] = out["nll"] / LN2 - bits
+    return {s.key: out[s.key].astype(np.float32) for s in scores_for(model)}
+
+
+# ---- OOD sets ---------------------------------------------------------------------------------------
+
+def other_dataset(dataset: str) -> str:
+    return next(d for d in DATASETS if d != dataset)
+
+
+def set_names(dataset: str) -> list[str]:
+    """The OOD sets for a model of ``dataset``, in display order."""
+    return [other_dataset(dataset), "noise", "inverted"]
+
+
+SET_LABELS = {"mnist": "MNIST digits", "fashion_mnist": "Fashion-MNIST clothes", "noise": "uniform noise",
+              "inverted": "inverted test images"}
+
+
+def ood_set(name: str, dataset: str, n: int = SET_SIZE, seed: int = 0, data_dir=None) -> ImageData:
+    """``n`` out-of-distribution images for a model of ``dataset``, made locally and repeatably."""
+    if name in DATASETS:
+        if name == dataset:
+            raise ValueError(f"{name} is the model's own dataset, not an OOD set")
+        return load(name, "test", data_dir).subset(n, seed)
+    if name == "noise":
+        images = torch.rand((n, 1, 28, 28), generator=generator(seed))
+        return ImageData(images, torch.full((n,), -1), "noise", "test", f"uniform noise ({n:,} images, seed {seed})")
+    if name == "inverted":
+        own = load(dataset, "test", data_dir).subset(n, seed)
+        return ImageData(1 - own.images, own.labels, "inverted", "test", f"inverted {own.source}")
+    raise ValueError(f"unknown OOD set {name!r}: use {', '.join(set_names(dataset))}")
+
+
+def parse_sets(text: str, dataset: str) -> list[str]:
+    """``"fashion_mnist,noise"`` -> names, checked against the sets a model of ``dataset`` has."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    allowed = set_names(dataset)
+    bad = [t for t in names if t not in allowed]
+    if bad or not names:
+        raise ValueError(f"unknown OOD set {', '.join(bad) or '(none)'} for a {dataset} model: "
+                         f"choose from {', '.join(allowed)}")
+    return names
+
+
+# ---- metrics ----------------------------------------------------------------------------------------
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties given their average rank."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    upper = np.cumsum(counts)
+    return (upper - (counts - 1) / 2.0)[inverse]
+
+
+def auroc(normal: np.ndarray, anomalous: np.ndarray) -> float:
+    """Area under the ROC curve with the anomalous images as positives (Mann-Whitney U, ties count half)."""
+    normal, anomalous = np.asarray(normal, np.float64), np.asarray(anomalous, np.float64)
+    n, m = len(normal), len(anomalous)
+    if n == 0 or m == 0:
+        raise ValueError("AUROC needs images on both sides")
+    ranks = _ranks(np.concatenate([normal, anomalous]))
+    return float((ranks[n:].sum() - m * (m + 1) / 2) / (n * m))
+
+
+def roc_curve(normal: np.ndarray, anomalous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) at every threshold, from (0, 0) to (1, 1)."""
+    scores = np.concatenate([normal, anomalous]).astype(np.float64)
+    positive = np.concatenate([np.zeros(len(normal)), np.ones(len(anomalous))])
+    order = np.argsort(-scores, kind="mergesort")
+    scores, positive = scores[order], positive[order]
+    last_of_tie = np.r_[np.diff(scores) != 0, True]
+    tp, fp = np.cumsum(positive)[last_of_tie], np.cumsum(1 - positive)[last_of_tie]
+    return np.r_[0.0, fp / max(len(normal), 1)], np.r_[0.0, tp / max(len(anomalous), 1)]
+
+
+def fpr_at_tpr(normal: np.ndarray, anomalous: np.ndarray, tpr: float = 0.95) -> float:
+    """Share of normal images flagged at the threshold that flags ``tpr`` of the anomalous ones."""
+    ranked = np.sort(np.asarray(anomalous, np.float64))[::-1]
+    threshold = ranked[max(0, math.ceil(tpr * len(ranked) - 1e-9) - 1)]  # the smallest that flags ``tpr`` of them
+    return float((np.asarray(normal) >= threshold).mean())
+
+
+def percentile(value: float, reference: np.ndarray) -> float:
+    """Share (0-100) of ``reference`` scores below ``value``: "stranger than p% of the test split"."""
+    reference = np.asarray(reference)
+    return float(100.0 * ((reference < value).sum() + 0.5 * (reference == value).sum()) / len(reference))
+
+
+def in_words(pct: float, dataset: str) -> str:
+    """A percentile as a sentence for people: "stranger than 97% of MNIST test digits"."""
+    nouns = {"mnist": "MNIST test digits", "fashion_mnist": "Fashion-MNIST test images"}
+    return f"stranger than {pct:.0f}% of {nouns.get(dataset, dataset + ' test images')}"
+
+
+def flagged_share(values: np.ndarray, threshold: float) -> float:
+    return float((np.asarray(values) >= threshold).mean())
+
+
+def summary(scores_in: dict[str, np.ndarray], scores_out: dict[str, dict[str, np.ndarray]]) -> list[dict]:
+    """Rows {set, score, auroc, fpr95} for every OOD set and score."""
+    return [{"set": name, "score": key, "auroc": auroc(scores_in[key], out[key]),
+             "fpr95": fpr_at_tpr(scores_in[key], out[key])}
+            for name, out in scores_out.items() for key in scores_in]
+
+
+def best_auroc(rows: list[dict], set_name: str) -> tuple[str, float]:
+    """(score, AUROC) of the best score against one set."""
+    row = max((r for r in rows if r["set"] == set_name), key=lambda r: r["auroc"])
+    return row["score"], row["auroc"]
+
+
+# ---- cached per model and image set -----------------------------------------------------------------
+
+def scores_name(model_sha: str, dkey: str, k: int = K_SAMPLES, seed: int = 0) -> str:
+    return cache.name("anomaly", model=model_sha, data=dkey, k=k, seed=seed, version=SCORES_VERSION)
+
+
+def image_set_key(data: ImageData) -> str:
+    from aecore.projection import data_key
+
+    return data_key(data)
+
+
+def cached_scores(model, model_sha: str, data: ImageData, k: int = K_SAMPLES, folder=None,
+                  dkey: str | None = None) -> tuple[dict[str, np.ndarray], str | None]:
+    """Scores of every image in ``data``, from the shipped folder or the cache, else computed and cached.
+
+    Returns (scores, where): where is "shipped", "cache" or None (computed now). With ``folder``, only
+    that folder is read and written (how the precompute script fills assets/)."""
+    dkey = dkey or image_set_key(data)
+    name = scores_name(model_sha, dkey, k)
+    wanted = [s.key for s in scores_for(model)]
+    hit = cache.get(name, folders=[folder] if folder else None)
+    if hit is not None and all(key in hit[0] and len(hit[0][key]) == len(data) for key in wanted):
+        return {key: hit[0][key].astype(np.float32) for key in wanted}, hit[1]
+    scores = compute_scores(model, data.images, k, complexity=complexity(data, dkey, folder))
+    cache.put(name, folder, **scores)
+    return scores, None
+
+
+def complexity_name(dkey: str) -> str:
+    return cache.name("complexity", data=dkey, version=SCORES_VERSION)
+
+
+def complexity(data: ImageData, dkey: str | None = None, folder=None) -> np.ndarray:
+    """:func:`png_bits` of every image in ``data``, cached (it depends on the images only)."""
+    name = complexity_name(dkey or image_set_key(data))
+    hit = cache.get(name, folders=[folder] if folder else None)
+    if hit is not None and len(hit[0].get("values", ())) == len(data):
+        return hit[0]["values"].astype(np.float32)
+    bits = png_bits(data.images)
+    cache.put(name, folder, values=bits)
+    return bits
+
+
+def evaluate_ood(model, model_sha: str, dataset: str, against: list[str] | None = None, k: int = K_SAMPLES,
+                 data_dir=None, folder=None) -> dict:
+    """Scores of the test split and each OOD set, and the AUROC/FPR95 table: what ``aecore ood`` and the
+    Anomalies page show. ``where`` says where the scores came from ("shipped", "cache" or "computed"),
+    ``seconds`` how long it took, ``entries`` which cache entries hold them."""
+    t0 = time.perf_counter()
+    test = load(dataset, "test", data_dir)
+    images = {"test": test} | {name: ood_set(name, dataset, data_dir=data_dir)
+                               for name in against or set_names(dataset)}
+    scores, where, entries = {}, set(), []
+    for name, data in images.items():
+        dkey = image_set_key(data)
+        scores[name], hit = cached_scores(model, model_sha, data, k, folder, dkey)
+        where.add(hit or "computed")
+        entries += [scores_name(model_sha, dkey, k), complexity_name(dkey)]
+    scores_in = scores.pop("test")
+    return {"test": scores_in, "sets": scores, "rows": summary(scores_in, scores), "source": test.source,
+            "labels": test.labels.numpy(), "where": "computed" if "computed" in where else min(where),
+            "seconds": time.perf_counter() - t0, "entries": entries}
+
+
+def best_score(rows: list[dict]) -> str:
+    """The score with the highest mean AUROC over the OOD sets: the one to judge a new image by."""
+    keys = list(dict.fromkeys(r["score"] for r in rows))
+    return max(keys, key=lambda key: np.mean([r["auroc"] for r in rows if r["score"] == key]))
