@@ -33,6 +33,15 @@ def reconstruct_all(model: Autoencoder, images: torch.Tensor, labels: torch.Tens
     return torch.cat(out)
 
 
+@torch.no_grad()
+def decode_all(model: Autoencoder, codes: torch.Tensor, labels: torch.Tensor | None = None,
+               batch_size: int = 1000) -> torch.Tensor:
+    model.eval()
+    cond = model.conditional
+    return torch.cat([model.decode(codes[i: i + batch_size], labels[i: i + batch_size] if cond else None)
+                      for i in range(0, len(codes), batch_size)])
+
+
 def per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).flatten(1).mean(1)
 
@@ -47,22 +56,27 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5) 
     coords = torch.arange(window, dtype=a.dtype) - (window - 1) / 2
     g = torch.exp(-coords.pow(2) / (2 * sigma**2))
     g = (g / g.sum()).to(a.device)
-    kernel = (g[:, None] * g[None, :]).expand(1, 1, window, window)
-
-    def blur(x):
-        return F.conv2d(x, kernel)
+    # The Gaussian window is separable: a "valid" 1-D blur is a band matrix (out x in), so blurring a
+    # stack of images is two batched matrix products, several times faster than a 7x7 convolution
+    # over a single channel.
+    size, out = a.shape[-1], a.shape[-1] - window + 1
+    band = torch.zeros(out, size, dtype=a.dtype, device=a.device)
+    for i in range(out):
+        band[i, i: i + window] = g
+    # The five maps SSIM blurs, blurred in one go.
+    a, b = a.flatten(0, -3), b.flatten(0, -3)
+    mu_a, mu_b, aa, bb, ab = (band @ torch.stack([a, b, a * a, b * b, a * b]) @ band.T).unbind(0)
 
     c1, c2 = 0.01**2, 0.03**2
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a**2
-    var_b = blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
+    var_a = aa - mu_a**2
+    var_b = bb - mu_b**2
+    cov = ab - mu_a * mu_b
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1)
 
 
 @torch.no_grad()
-def nearest_codes(queries: torch.Tensor, reference: torch.Tensor, k: int, chunk: int = 500,
+def nearest_codes(queries: torch.Tensor, reference: torch.Tensor, k: int, chunk: int = 1000,
                   self_first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (N, k) of each query's k nearest reference codes (Euclidean) and their squared distances.
 
@@ -73,7 +87,8 @@ def nearest_codes(queries: torch.Tensor, reference: torch.Tensor, k: int, chunk:
     idx, sq_dist = [], []
     for i in range(0, len(queries), chunk):
         q = queries[i: i + chunk]
-        score = ref_sq[None, :] - 2 * q @ reference.T  # |q|^2 is constant per row: added after ranking
+        # |r|^2 - 2 q.r in one fused product (|q|^2 is constant per row: added after ranking).
+        score = torch.addmm(ref_sq, q, reference.T, alpha=-2)
         if self_first:
             rows = torch.arange(len(q))
             score[rows, rows + i] = float("-inf")
@@ -166,7 +181,8 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
     stage = on_stage or (lambda name: None)
     model.eval()
     stage("reconstruction")
-    recon = reconstruct_all(model, test.images, test.labels)
+    codes = encode_all(model, test)  # once: the reconstructions, active units and kNN all start from them
+    recon = decode_all(model, codes, test.labels)
     x = test.images
     m = {
         "test_mse": float(per_image_mse(recon, x).mean()),
@@ -177,8 +193,6 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
         "latent_dim": model.latent_dim,
         "encode_latency_ms": encode_latency_ms(model, test),
     }
-    stage("codes")
-    codes = encode_all(model, test)
     m["active_units"] = active_units(model, codes)
     if train is not None:
         stage("kNN")

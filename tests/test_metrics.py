@@ -58,3 +58,47 @@ def test_every_metric_a_model_reports_is_defined_once(name, bundled_test, bundle
     known = {m.key for m in all_metrics()}
     got = evaluate(build(name, seed=0), bundled_test.subset(200), bundled_train.subset(300), load_classifier())
     assert set(got) <= known, set(got) - known
+
+
+def test_ssim_by_separable_blur_equals_the_7x7_convolution(bundled_test):
+    """SSIM blurs with two matrix products; the textbook 7x7 Gaussian convolution gives the same."""
+    import torch.nn.functional as F
+
+    x = bundled_test.images[:50]
+    y = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    coords = torch.arange(7.0) - 3
+    g = torch.exp(-coords.pow(2) / (2 * 1.5**2))
+    g = g / g.sum()
+    kernel = (g[:, None] * g[None, :]).expand(1, 1, 7, 7)
+
+    def blur(t):
+        return F.conv2d(t, kernel)
+
+    mu_x, mu_y = blur(x), blur(y)
+    cov = blur(x * y) - mu_x * mu_y
+    var_x, var_y = blur(x * x) - mu_x**2, blur(y * y) - mu_y**2
+    c1, c2 = 0.01**2, 0.03**2
+    want = (((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)))
+    assert torch.allclose(ssim(x, y), want.flatten(1).mean(1), atol=1e-5)
+
+
+def test_nearest_codes_equal_brute_force_distances():
+    from aecore.metrics import nearest_codes
+
+    gen = torch.Generator().manual_seed(0)
+    reference, queries = torch.randn(700, 16, generator=gen), torch.randn(130, 16, generator=gen)
+    idx, sq_dist = nearest_codes(queries, reference, k=5, chunk=50)  # several chunks, one short
+    want_dist, want_idx = torch.cdist(queries.double(), reference.double()).pow(2).topk(5, largest=False)
+    assert torch.equal(idx, want_idx)
+    assert torch.allclose(sq_dist.double(), want_dist, atol=1e-4)
+    own, _ = nearest_codes(reference, reference, k=3, chunk=64, self_first=True)
+    assert torch.equal(own[:, 0], torch.arange(700))
+
+
+def test_evaluate_reconstructs_from_the_codes_it_reports(bundled_train, bundled_test):
+    """Encoding the test split once for every metric gives what reconstructing it again gives."""
+    from aecore.metrics import per_image_mse, reconstruct_all
+
+    model, test = build("conv_vae", seed=0), bundled_test.subset(300)
+    direct = float(per_image_mse(reconstruct_all(model, test.images, test.labels), test.images).mean())
+    assert evaluate(model, test)["test_mse"] == pytest.approx(direct, rel=1e-6)
