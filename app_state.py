@@ -108,6 +108,19 @@ def current_job():
     return mine
 
 
+@st.cache_resource(show_spinner=False)
+def device_name() -> str:
+    """Where training runs here: the GPU's name, or the CPU with its thread count."""
+    import torch
+
+    from aecore.train import pick_device
+
+    device = pick_device("auto")
+    if device.type == "cuda":
+        return f"GPU ({torch.cuda.get_device_name(device)})"
+    return "Apple GPU (MPS)" if device.type == "mps" else f"CPU ({torch.get_num_threads()} threads)"
+
+
 def unusable_models() -> list[ModelEntry]:
     """Checkpoint files in the model folders that cannot be used, each with its one-line reason."""
     return [e for e in catalog.list_models(include_broken=True) if e.error]

@@ -78,16 +78,18 @@ def _evaluate(model, test, train_data, dataset: str) -> dict:
 
 def cmd_train(args):
     from aecore import checkpoint
-    from aecore.train import config_for, train
+    from aecore.train import preset, train
 
     cls = get_variant(args.variant)
-    model_cfg = {"latent_dim": args.latent_dim}
+    model_cfg, cfg = preset(cls, "quick" if args.quick else "default", epochs=args.epochs,
+                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+                            dataset=args.dataset, train_size=args.train_size)
+    if args.latent_dim is not None:
+        model_cfg["latent_dim"] = args.latent_dim
     if args.beta is not None:
         if not hasattr(cls.config_class, "beta"):
             raise ConfigError(f"--beta applies to the VAE variants, not {args.variant}")
         model_cfg["beta"] = args.beta
-    cfg = config_for(cls, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                     device=args.device, dataset=args.dataset, train_size=args.train_size)
     model = build(args.variant, model_cfg, seed=cfg.seed)
     train_data, test = _load_splits(args.dataset, args.data_dir)
     print(f"training {args.variant} on {train_data.source}: {len(train_data):,} images", file=sys.stderr)
@@ -219,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     t.add_argument("--out", help="checkpoint path (default: VARIANT.safetensors in the current folder)")
+    t.add_argument("--quick", action="store_true",
+                   help="the variant's quick preset: near the shipped model's quality in about a minute")
     t.add_argument("--fast-eval", action="store_true", help="report test MSE only (skip kNN and the rest)")
     t.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

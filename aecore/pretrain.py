@@ -15,7 +15,7 @@ from aecore.metric_info import METRICS
 from aecore.metrics import knn_accuracy, per_image_mse
 from aecore.models import VARIANTS, build
 from aecore.seeding import seed_all
-from aecore.train import config_for, train
+from aecore.train import preset, train
 
 MODELS_DIR = storage.asset("models")  # the shipped checkpoints (read only)
 
@@ -52,8 +52,7 @@ def ensure_classifier(train_data: ImageData, test: ImageData, out_dir: Path, log
 
 def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Path,
                  on_progress=None, evaluate_fn=None) -> tuple[Path, dict]:
-    model_cfg, train_cfg = VARIANTS[name].recipe
-    cfg = config_for(VARIANTS[name], **train_cfg, dataset=train_data.dataset)
+    model_cfg, cfg = preset(VARIANTS[name], "recipe", dataset=train_data.dataset)
     model = build(name, model_cfg, seed=cfg.seed)
     t0 = time.perf_counter()
     result = train(model, train_data, test, cfg, on_progress=on_progress)

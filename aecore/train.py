@@ -209,3 +209,17 @@ def config_for(variant_cls, **overrides) -> TrainConfig:
 
     given = {k: v for k, v in overrides.items() if v is not None}
     return from_dict(TrainConfig, {**variant_cls.train_defaults, **given})
+
+
+PRESETS = {"default": "the variant's defaults", "quick": "quick: about a minute of training",
+           "recipe": "the shipped model's recipe"}
+
+
+def preset(variant_cls, name: str = "default", **overrides) -> tuple[dict, TrainConfig]:
+    """(model settings, TrainConfig) of a named preset (:data:`PRESETS`), then ``overrides`` of the
+    training settings (None values ignored): the one place the CLI, the Train page and pretrain get them."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
+    model_cfg, train_cfg = {"default": ({}, {}), "quick": variant_cls.quick, "recipe": variant_cls.recipe}[name]
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return dict(model_cfg), config_for(variant_cls, **{**train_cfg, **given})

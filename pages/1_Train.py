@@ -5,24 +5,28 @@ import figures
 import widgets
 from aecore import VARIANTS, catalog, jobs, storage
 from aecore.data import DATASETS
-from aecore.train import TrainConfig, config_for
+from aecore.train import PRESETS, TrainConfig, preset
 
 S.page("Train")
 job = S.current_job()
 busy = job is not None and not job.finished
 
 with S.guard("Training settings"):
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     variant = c1.selectbox("Variant", list(VARIANTS), key="train_variant", disabled=busy)
     dataset = c2.selectbox("Dataset", DATASETS, key="train_dataset", disabled=busy)
+    start_from = c3.selectbox("Start from", list(PRESETS), format_func=PRESETS.get, key="train_preset",
+                              disabled=busy, help="quick: near the shipped model's quality in about a minute")
     cls = VARIANTS[variant]
-    st.caption(cls.description)
+    st.caption(f"{cls.description}. Trains on: {S.device_name()}.")
+    model_defaults, train_defaults = preset(cls, start_from)
     st.markdown("**Model hyperparameters**")
-    model_cfg = widgets.config_widgets(cls.config_class, key=f"model.{variant}")
+    model_cfg = widgets.config_widgets(cls.config_class, key=f"model.{variant}.{start_from}", defaults=model_defaults)
     st.markdown("**Training**")
-    defaults = {**config_for(cls).__dict__, "train_size": 5000}
-    train_cfg = widgets.config_widgets(TrainConfig, key=f"train.{variant}", defaults=defaults,
-                                 skip=("device", "dataset"), columns=4)
+    # The plain defaults train on a 5,000-image slice: seconds, for a first look.
+    defaults = {**train_defaults.__dict__, **({"train_size": 5000} if start_from == "default" else {})}
+    train_cfg = widgets.config_widgets(TrainConfig, key=f"train.{variant}.{start_from}", defaults=defaults,
+                                       skip=("device", "dataset"), columns=4)
     if st.button("Start training", type="primary", disabled=busy, key="start"):
         try:
             new = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, storage.user_models_dir())

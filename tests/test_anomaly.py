@@ -10,11 +10,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+from app_support import NO_DATA, no_errors, run_page
 
 from aecore import anomaly, build, cache
-from aecore.data import ImageData
-
-from app_support import NO_DATA, no_errors, run_page
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +54,7 @@ def test_png_bits_grow_with_complexity():
 
 def test_scores_per_model_kind(models, tiny_batch):
     x = tiny_batch[0][:20]
-    for name, model in models.items():
+    for model in models.values():
         scores = anomaly.compute_scores(model, x, k=4)
         assert list(scores) == [s.key for s in anomaly.scores_for(model)]
         assert all(v.shape == (20,) and np.isfinite(v).all() for v in scores.values())

@@ -123,3 +123,29 @@ def test_pretrain_refuses_the_bundled_sample(offline, tmp_path):
     proc = run("pretrain", "--out-dir", str(tmp_path), env_extra=offline)
     assert_one_line_error(proc)
     assert "full MNIST" in proc.stderr
+
+
+def test_train_quick_uses_the_variants_quick_preset(tmp_path, offline):
+    """--quick takes the variant's quick settings; options given on the command line still win."""
+    from aecore import checkpoint
+
+    out = tmp_path / "cvae.safetensors"
+    proc = run("train", "cvae", "--quick", "--epochs", "1", "--train-size", "500", "--fast-eval",
+               "--out", str(out), env_extra=offline)
+    assert proc.returncode == 0, proc.stderr
+    model, meta = checkpoint.load(out)
+    quick_model, quick_train = VARIANTS["cvae"].quick
+    assert model.config.latent_dim == quick_model["latent_dim"] and model.config.beta == quick_model["beta"]
+    assert meta["train_config"]["lr"] == quick_train["lr"] and meta["train_config"]["epochs"] == 1
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_preset_is_valid(name):
+    from aecore.train import PRESETS, preset
+
+    for which in PRESETS:
+        model_cfg, cfg = preset(VARIANTS[name], which)
+        model = build(name, model_cfg)
+        assert cfg.epochs >= 1 and model.latent_dim >= 1
+    quick_cfg, recipe_cfg = preset(VARIANTS[name], "quick")[1], preset(VARIANTS[name], "recipe")[1]
+    assert quick_cfg.epochs <= recipe_cfg.epochs

@@ -51,6 +51,10 @@ class Autoencoder(nn.Module):
     train_defaults: ClassVar[dict] = {}  # TrainConfig overrides that suit this variant
     # (model config, TrainConfig overrides) that train the shipped checkpoint: ``aecore pretrain``'s recipe.
     recipe: ClassVar[tuple[dict, dict]] = ({}, {})
+    # (model config, TrainConfig overrides) for a live demo: within 10% of the shipped model's ``headline``
+    # metric after at most a minute of training on 2 CPU cores (``aecore train --quick``, the Train page).
+    quick: ClassVar[tuple[dict, dict]] = ({}, {})
+    headline: ClassVar[str] = "test_mse"  # the metric (a key of metrics.evaluate) a recipe is judged by
     retired_settings: ClassVar[tuple[str, ...]] = ()  # config keys older checkpoints have and loading drops
     denoises: ClassVar[bool] = False  # trained to map corrupted inputs to clean ones
     has_codebook: ClassVar[bool] = False  # codes are entries of a learned codebook (code_indices gives them)

@@ -18,6 +18,7 @@ class ConvVAE(VAEBase):
     config_class = ConvVAEConfig
     description = "Convolutional VAE: strided convolutions in, transposed convolutions out"
     recipe = ({}, {"epochs": 30, "batch_size": 128, "lr": 3e-3})  # the shipped checkpoint's (aecore pretrain)
+    quick = ({}, {"epochs": 5, "batch_size": 128, "lr": 4e-3})  # bench/bench_quick.py
 
     def __init__(self, config=None):
         super().__init__(config)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +24,7 @@ class VAEBase(Autoencoder):
 
     generative = True
     has_likelihood = True
+    headline = "neg_elbo"
     retired_settings = ("recon_loss",)  # always BCE (a Bernoulli decoder); older checkpoints still name it
     metric_info = (
         Metric("recon_nats", "recon nats", ".1f", "lower", "reconstruction part of the -ELBO", "nats"),
@@ -109,6 +109,7 @@ class VAE(VAEBase):
     config_class = VAEConfig
     description = "Variational autoencoder (MLP): Gaussian encoder, Bernoulli decoder, beta-weighted KL"
     recipe = ({}, {"epochs": 40, "batch_size": 128, "lr": 2e-3})  # the shipped checkpoint's (aecore pretrain)
+    quick = ({}, {"epochs": 12, "batch_size": 128, "lr": 3e-3})  # bench/bench_quick.py
 
     def __init__(self, config=None):
         super().__init__(config)

@@ -91,6 +91,7 @@ class VQVAE(Autoencoder):
     )
     # The shipped checkpoint's recipe (aecore pretrain).
     recipe = ({}, {"epochs": 15, "batch_size": 128, "lr": 2e-3})
+    quick = ({}, {"epochs": 2, "batch_size": 128, "lr": 3e-3})  # bench/bench_quick.py
 
     def __init__(self, config=None):
         super().__init__(config)
