@@ -252,9 +252,10 @@ def _fetch(name: str, md5: str, mirrors: list[str], timeout: float, report: Call
     raise DataUnavailable(f"could not download {name} (offline?): " + "; ".join(problems))
 
 
-def batches(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None):
-    """Index tensors covering range(n): batching by index keeps data as one tensor in memory."""
+def batches(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None, device=None):
+    """Index tensors covering range(n): batching by index keeps data as one tensor in memory. With
+    ``device``, the indices move there once per epoch, so a GPU gathers each batch itself."""
     import torch
 
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    return order.split(batch_size)
+    return order.to(device or "cpu").split(batch_size)

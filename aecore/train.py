@@ -112,7 +112,7 @@ def loss_terms(model: Autoencoder, data: ImageData, batch_size: int = 1000, seed
     rng_state = torch.get_rng_state()
     seed_all(seed)
     try:
-        for idx in batches(len(data), batch_size, shuffle=False):
+        for idx in batches(len(data), batch_size, shuffle=False, device=data.images.device):
             x, y = data.images[idx].to(device), data.labels[idx].to(device)
             out = model(x, y)
             for k, v in {"loss": out.loss, **out.terms}.items():
@@ -156,7 +156,7 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     for epoch in range(1, cfg.epochs + 1):
         epoch_sums: dict[str, float] = {}
         n_epoch = 0
-        for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen):
+        for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen, device=device):
             x = data.images[idx]
             out = model(x, data.labels[idx])
             loss = out.loss.item()
