@@ -104,9 +104,7 @@ def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress
         tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=settings.get("seed", 0))
         return tsne.fit_transform(codes).astype(np.float32)
     report(0.1, "UMAP: loading (the first use compiles with numba, about 15 s)")
-    storage.third_party_caches()
-    import umap
-
+    umap = _umap()
     k = min(int(settings.get("n_neighbors", 15)), n - 1)
     report(0.3, f"UMAP: exact {k} nearest neighbours of {n:,} points")
     # Exact neighbours are one matrix product; UMAP's own approximate search (pynndescent) compiles its
@@ -118,6 +116,27 @@ def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")  # no transform() needed
         return reducer.fit_transform(codes).astype(np.float32)
+
+
+# umap-learn compiles these hot functions without numba's disk cache, which cost 10 s of every new map
+# (each process compiled them again). Only the serial layout is cached: the parallel one, which a seeded
+# map never uses, shares its Python function and so would share its cache entry.
+UNCACHED_NUMBA = (("umap.layouts", "_nb_optimize_layout_euclidean_single_epoch"),
+                  ("umap.umap_", "smooth_knn_dist"), ("umap.umap_", "compute_membership_strengths"))
+
+
+def _umap():
+    """The umap module, with all the numba code a map runs kept in the user cache across runs."""
+    import importlib
+
+    storage.third_party_caches()
+    import umap
+
+    for module, name in UNCACHED_NUMBA:
+        dispatcher = getattr(importlib.import_module(module), name, None)
+        if hasattr(dispatcher, "enable_caching"):  # a later umap-learn may have renamed it: only slower
+            dispatcher.enable_caching()
+    return umap
 
 
 def exact_neighbours(codes: np.ndarray, k: int, chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:

@@ -79,6 +79,20 @@ def test_umap_small(cache):
     assert projection.project_codes(codes, "sha-u", "mnist", "umap").cached == "cache"
 
 
+def test_umap_caches_the_numba_code_it_compiles(cache):
+    """umap-learn leaves its hot functions out of numba's disk cache; a map turns it on before their first
+    call, so a new map in a new process loads them instead of compiling them again (10 s)."""
+    import importlib
+
+    from numba.core.caching import FunctionCache
+
+    projection.reduce(blobs(60, d=5)[0], "umap", projection.settings_for("umap"))
+    for module, name in projection.UNCACHED_NUMBA:
+        dispatcher = getattr(importlib.import_module(module), name)
+        assert isinstance(dispatcher._cache, FunctionCache), name
+        assert dispatcher.signatures, name  # it ran, so its compiled code is on disk
+
+
 def test_low_dimensional_codes_pass_through():
     one = np.arange(10, dtype=np.float32)[:, None]
     assert projection.reduce(one, "umap", {}).shape == (10, 2)
