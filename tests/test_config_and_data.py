@@ -158,7 +158,8 @@ def test_reads_torchvision_layout_from_a_data_root(tmp_path):
     assert test.labels.tolist() == list(range(7))
 
 
-def test_read_idx_handles_gzip_and_refuses_truncation(tmp_path):
+def test_read_idx_handles_gzip_and_refuses_truncation(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "cache"))
     good = tmp_path / "x-idx1-ubyte.gz"
     with gzip.open(good, "wb") as f:
         f.write(struct.pack(">II", 0x0801, 3) + bytes([1, 2, 3]))
@@ -167,6 +168,37 @@ def test_read_idx_handles_gzip_and_refuses_truncation(tmp_path):
     bad.write_bytes(struct.pack(">II", 0x0801, 5) + bytes([1]))
     with pytest.raises(data.DataUnavailable, match="truncated"):
         data.read_idx(bad)
+
+
+def test_a_gzipped_split_is_decompressed_once_and_a_damaged_copy_is_made_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "cache"))
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.random.default_rng(0).integers(0, 256, (9, 28, 28), dtype=np.uint8)
+    for prefix in ("train", "t10k"):
+        with gzip.open(raw / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+            f.write(struct.pack(">IIII", 0x0803, 9, 28, 28) + images.tobytes())
+        with gzip.open(raw / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+            f.write(struct.pack(">II", 0x0801, 9) + bytes(range(9)))
+    first = data.load("mnist", "test", data_dir=tmp_path)
+    copies = sorted((tmp_path / "cache" / "idx").iterdir())
+    assert [c.name.rsplit("-", 1)[0] for c in copies] == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+    real_gzip_open = gzip.open
+    monkeypatch.setattr(gzip, "open", lambda *a, **k: pytest.fail("decompressed again"))
+    again = data.load("mnist", "test", data_dir=tmp_path)  # from the plain copies
+    assert again.source == first.source == f"data root {tmp_path}"
+    assert torch.equal(again.images, first.images) and torch.equal(again.labels, first.labels)
+
+    monkeypatch.setattr(gzip, "open", real_gzip_open)
+    copies[0].write_bytes(copies[0].read_bytes()[:100])  # a damaged copy is discarded and made again
+    assert torch.equal(data.load("mnist", "test", data_dir=tmp_path).images, first.images)
+    assert copies[0].stat().st_size == 16 + images.size
+
+    source = raw / "t10k-images-idx3-ubyte.gz"  # a replaced file misses
+    with gzip.open(source, "wb") as f:
+        f.write(struct.pack(">IIII", 0x0803, 9, 28, 28) + (255 - images).tobytes())
+    assert torch.allclose(data.load("mnist", "test", data_dir=tmp_path).images, 1 - first.images)
 
 
 @pytest.mark.skipif(not (data.DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").exists(),
