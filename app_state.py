@@ -37,13 +37,43 @@ PAGES = [
     PageInfo("pages/5_Compare.py", "Compare", ":material/compare:", "Compare", "metrics, digits, denoising"),
     PageInfo("pages/6_Anomalies.py", "Anomalies", ":material/troubleshoot:", "Anomalies",
              "what a model finds strange: out-of-distribution detection"),
+    PageInfo("pages/7_Tour.py", "Guided tour", ":material/slideshow:", "Tour", "seven steps for an audience"),
 ]
 EXPECTED = (CheckpointError, ConfigError, DataUnavailable, PreprocessError, TrainingDiverged, ValueError, OSError)
 
 
 def page(title: str) -> None:
-    """The page's title (app.py's navigation gives the menu, the tab title and the layout)."""
+    """The page's title (app.py's navigation gives the menu, the tab title and the layout), in presenter
+    mode with type and pictures sized for a projector."""
+    if presenter():
+        st.html(PRESENTER_CSS)
     st.title(title)
+
+
+# Larger type, and captions as dark (or light) as the text: pale grey vanishes on a projector. Colours come
+# from the theme's own text colour, so this reads in the light theme and the dark one.
+PRESENTER_CSS = """<style>
+html { font-size: 20px; }
+[data-testid="stCaptionContainer"], [data-testid="stImageCaption"] { opacity: 1; color: inherit !important;
+  font-size: 0.95rem; }
+[data-testid="stImage"] img { image-rendering: pixelated; }
+h1 { font-size: 2.6rem !important; }
+</style>"""
+
+
+def presenter() -> bool:
+    """Presenter mode: the sidebar toggle, or ``?presenter=1`` in the URL (so a link opens it)."""
+    if "presenter" in st.session_state:
+        return bool(st.session_state["presenter"])
+    return st.query_params.get("presenter", "") in ("1", "true", "yes")
+
+
+def set_presenter(on: bool) -> None:
+    st.session_state["presenter"] = on
+    if on:
+        st.query_params["presenter"] = "1"
+    else:
+        st.query_params.pop("presenter", None)
 
 
 def _server_log() -> logging.Logger:
@@ -307,6 +337,40 @@ def auroc_table(entries: list[ModelEntry]):
 
     return pd.DataFrame([{"model": e.name, "data": e.dataset, **row} for e in entries
                          for row in anomaly_report(e)["rows"]])
+
+
+def shipped(dataset: str = "mnist") -> list[ModelEntry]:
+    """The pretrained models of one dataset, in registry order."""
+    return [e for e in models() if e.source == "pretrained" and e.dataset == dataset]
+
+
+@st.cache_resource(show_spinner="Drawing the showcase…", max_entries=4)
+def _showcase(shas: tuple[str, ...]) -> dict | None:
+    from aecore import showcase as show
+
+    entries = [e for e in shipped() if e.sha256 in shas]
+    test = load_data("mnist", "test")
+    loaded = {e.name: load_model(e)[0] for e in entries}
+    i = show.SHOWCASE_DIGIT
+    out = {"digit_and_reconstructions": show.reconstructions_of(loaded, test.images[i: i + 1], int(test.labels[i])),
+           "reconstruction_names": [e.variant for e in entries]}
+    mapped = next(((e, p) for e in entries if (p := projection(e, "umap", compute=False)[0]) is not None), None)
+    if mapped:
+        out.update(map_png=show.map_png(mapped[1].coords, test.labels.numpy()), map_label=mapped[1].label,
+                   map_model=mapped[0].variant)
+    dreamer = next((e for e in entries if e.generative and not e.conditional), None)
+    if dreamer:
+        out.update(samples=show.dreamt(loaded[dreamer.name]), sample_model=dreamer.variant)
+    judge = entries[0]
+    out.update(strangest=show.strangest(test.images, anomaly_report(judge)["test"]["mse"]), anomaly_model=judge.variant)
+    return out
+
+
+def showcase() -> dict | None:
+    """The Home page's pictures, live from the shipped MNIST models (None when none is installed); made once
+    per server."""
+    entries = shipped()
+    return _showcase(tuple(e.sha256 for e in entries)) if entries else None
 
 
 # -- pictures ---------------------------------------------------------------------------------------

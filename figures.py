@@ -8,12 +8,11 @@ from __future__ import annotations
 import base64
 
 import numpy as np
-import plotly.colors as pc
 import plotly.graph_objects as go
 
 from aecore import images
 
-LABEL_COLOURS: list[str] = pc.qualitative.T10  # one colour per digit, on every map
+LABEL_COLOURS = images.LABEL_COLOURS
 
 
 def _margin(title: str) -> dict:
@@ -50,8 +49,7 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
 
 def map_picture(coords, labels) -> tuple[str, tuple, tuple]:
     """The points of a map as one PNG data URI, coloured by label, with the data ranges it spans."""
-    palette = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in LABEL_COLOURS], np.uint8)
-    png, xr, yr = images.scatter_png(coords, palette[np.asarray(labels) % len(palette)])
+    png, xr, yr = images.scatter_png(coords, images.label_rgb(labels))
     return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
 
 

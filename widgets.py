@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import streamlit as st
 
 from aecore import images
@@ -44,6 +47,16 @@ def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tup
     return values
 
 
-def digits(batch, cols: int | None = None, caption: str | None = None, scale: int = 3) -> None:
-    """A batch of digits as one upscaled (nearest-neighbour) image: one st.image call."""
-    st.image(images.tile_png(batch, cols=cols, scale=scale), caption=caption)
+def digits(batch, cols: int | None = None, caption: str | None = None, scale: int = 3,
+           download: bool = True) -> None:
+    """A batch of digits as one upscaled (nearest-neighbour) image: one st.image call, and a small button
+    that downloads that picture as a PNG (nothing reruns when it is clicked)."""
+    from app_state import presenter
+
+    png = images.tile_png(batch, cols=cols, scale=scale + presenter())  # larger on a projector
+    st.image(png, caption=caption)
+    if download:
+        name = re.sub(r"[^a-z0-9]+", "-", (caption or "digits").lower()).strip("-")[:60] or "digits"
+        st.download_button("PNG", png, file_name=f"{name}.png", mime="image/png", icon=":material/download:",
+                           type="tertiary", on_click="ignore", help="download this picture",
+                           key=f"png.{hashlib.sha1(png).hexdigest()[:16]}.{name}")

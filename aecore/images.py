@@ -6,6 +6,16 @@ import io
 
 import numpy as np
 
+# One colour per digit on every map (Plotly's T10), so pictures and interactive charts agree.
+LABEL_COLOURS = ["#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#EECA3B", "#B279A2", "#FF9DA6", "#9D755D",
+                 "#BAB0AC"]
+
+
+def label_rgb(labels) -> np.ndarray:
+    """(N, 3) uint8 colours of integer labels."""
+    palette = np.array([[int(c[i: i + 2], 16) for i in (1, 3, 5)] for c in LABEL_COLOURS], np.uint8)
+    return palette[np.asarray(labels) % len(palette)]
+
 
 def to_numpy(images) -> np.ndarray:
     """Tensor or array of shape (N, 1, 28, 28), (N, 28, 28) or (28, 28) -> float array (N, H, W) in [0, 1]."""

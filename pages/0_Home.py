@@ -1,17 +1,47 @@
-"""The home page: what the app does, the models on offer, the data in use, the other pages."""
+"""The home page: first what the models do (live pictures from the shipped models), then the models on offer,
+the data in use and the other pages."""
 
 import pandas as pd
 import streamlit as st
 
 import app_state as S
+import widgets
 from aecore import VARIANTS, storage
 
 S.page("Latent Lab")
-st.markdown(
-    f"See what an autoencoder learns. **Train** one of {len(VARIANTS)} autoencoder variants on MNIST, **draw** a digit "
-    "and watch every model reconstruct it, explore the **latent space** as a 2-D map, **generate** new "
-    "digits from the VAEs, and **compare** models side by side (including denoising)."
-)
+st.markdown(f"**See what an autoencoder learns.** {len(VARIANTS)} kinds of autoencoder, trained on handwritten "
+            "digits: each squeezes a 28×28 picture into a few numbers (its *code*) and rebuilds it from them.")
+
+with S.guard("Showcase"):
+    show = S.showcase()
+    if show is None:
+        st.info("The pretrained models are not installed: train one on the Train page to see it here.")
+    else:
+        c1, c2, c3, c4 = st.columns([1.3, 1.2, 1, 1])
+        with c1:
+            st.markdown("**One digit, rebuilt by every model**")
+            widgets.digits(show["digit_and_reconstructions"], cols=5, scale=3,
+                           caption="top left: a test digit; then each model's rebuilt copy ("
+                                   + ", ".join(show["reconstruction_names"]) + ")")
+        with c2:
+            st.markdown("**Every test digit, placed by its code**")
+            st.image(show["map_png"], caption=f"{show['map_label']} of {show['map_model']}'s codes: "
+                                              "one dot per digit, coloured by digit; alike digits land together")
+        with c3:
+            st.markdown("**New digits, dreamt up**")
+            widgets.digits(show["samples"], cols=4, scale=2,
+                           caption=f"{show['sample_model']} decodes random codes into digits nobody wrote")
+        with c4:
+            st.markdown("**What a model finds strange**")
+            widgets.digits(show["strangest"], cols=4, scale=2,
+                           caption=f"the test digits {show['anomaly_model']} rebuilds worst: its anomalies")
+
+st.subheader("Pages")
+others = S.PAGES[1:]
+for col, page in zip(st.columns(len(others)), others, strict=True):
+    with col:
+        S.page_link(page.path)
+        st.caption(page.blurb)
 
 with S.guard("Listing models"):
     entries = S.models()
@@ -19,7 +49,7 @@ with S.guard("Listing models"):
     if not entries:
         st.info("No models yet: the pretrained checkpoints are not installed and you have not trained one. "
                 "Train one in a few seconds on the Train page.")
-    else:
+    elif not S.presenter():  # raw metrics are for developers; Compare has them all
         from aecore.compare import metrics_rows
         from aecore.metric_info import column_config
 
@@ -28,10 +58,9 @@ with S.guard("Listing models"):
         st.dataframe(df[[c for c in keep if c in df]], hide_index=True, placeholder="–",
                      column_config={k: st.column_config.NumberColumn(format=f)
                                     for k, f in column_config(keep).items()})
-        n_pre = sum(e.source == "pretrained" for e in entries)
-        where = f"`{storage.user_models_dir()}`"
-        st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where})."
-                   + ("" if n_pre else " The pretrained checkpoints (assets/models) are not installed."))
+    n_pre = sum(e.source == "pretrained" for e in entries)
+    where = f"`{storage.user_models_dir()}`"
+    st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where}).")
     for e in S.unusable_models():
         st.warning(f"Not usable, hidden from every page: {e.path.name} ({e.source}): {e.error}")
 
@@ -44,10 +73,3 @@ with S.guard("Finding the dataset"):
                    "Nothing is downloaded unless you ask: the full MNIST is about 11 MB.")
         if st.button("Download the full MNIST", icon=":material/download:", key="download_mnist"):
             S.download_dataset("mnist")
-
-st.subheader("Pages")
-others = S.PAGES[1:]
-for col, page in zip(st.columns(len(others)), others, strict=True):
-    with col:
-        S.page_link(page.path)
-        st.caption(page.blurb)

@@ -34,6 +34,8 @@ PAGES = [
     ("Latent_space", "latent_space", "Latent space"),
     ("Generate", "generate", "Generate"),
     ("Compare", "compare", "Compare"),
+    ("Anomalies", "anomalies", "Anomalies"),
+    ("Tour", "tour", "Guided tour"),
 ]
 # A "7" in canvas pixels (the canvas is 280x280): the top bar, then the diagonal.
 SEVEN = [(75, 60), (205, 60), (195, 100), (165, 160), (130, 230)]

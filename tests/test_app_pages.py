@@ -3,7 +3,7 @@
 import pytest
 from app_support import PAGES, no_errors, png_of_one, run_page, select_points
 
-TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare"]
+TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare", "Anomalies", "Guided tour"]
 
 
 @pytest.mark.parametrize(("path", "title"), list(zip(PAGES, TITLES, strict=True)))

@@ -1,0 +1,49 @@
+"""The pictures that explain autoencoders at a glance (the Home page and the guided tour): one digit
+rebuilt by every model, a map of the codes, digits dreamt up by a VAE, and a model's strangest digits."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+
+from aecore import images
+from aecore.generate import prior_samples
+
+SHOWCASE_DIGIT = 0  # test digit #0 is a clear 7
+
+
+@torch.no_grad()
+def reconstructions_of(models: dict, x: torch.Tensor, label: int) -> torch.Tensor:
+    """The digit ``x`` (1, 1, 28, 28) followed by each model's reconstruction of it."""
+    out = [x]
+    for model in models.values():
+        model.eval()
+        out.append(model.reconstruct(x, model.labels_for(label, 1)))
+    return torch.cat(out)
+
+
+def map_png(coords, labels, width: int = 420, height: int = 300) -> bytes:
+    """A whole latent map as one small PNG on white, coloured by label: a picture, not a chart."""
+    from PIL import Image
+
+    png, _, _ = images.scatter_png(coords, images.label_rgb(labels), width=width, height=height, dot=2)
+    picture = Image.open(io.BytesIO(png))
+    flat = Image.new("RGB", picture.size, "white")
+    flat.paste(picture, mask=picture.split()[3])
+    buf = io.BytesIO()
+    flat.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def strangest(test_images: torch.Tensor, scores: np.ndarray, n: int = 8) -> torch.Tensor:
+    """The ``n`` images with the highest anomaly scores, strangest first."""
+    order = np.argsort(np.asarray(scores), kind="stable")[::-1][:n]
+    return test_images[torch.from_numpy(order.copy())]
+
+
+def dreamt(model, n: int = 16, seed: int = 0) -> torch.Tensor:
+    """``n`` prior samples of a generative model (a conditional one writes each digit in turn)."""
+    label = torch.arange(n) % 10 if model.conditional else None
+    return prior_samples(model, n, 1.0, seed, label)

@@ -1,0 +1,155 @@
+"""The guided tour's steps: each a title, one sentence for the audience and the live widget it shows.
+
+Every step works offline on the shipped models alone, and uses the digit drawn in step 1 (or on the
+Draw page) where there is one, else a test digit, so a presenter can jump to any step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import streamlit as st
+import torch
+
+import app_state as S
+import figures
+import widgets
+from aecore import anomaly, preprocess, projection
+from aecore import generate as G
+from aecore.showcase import SHOWCASE_DIGIT
+
+
+class Step(NamedTuple):
+    title: str
+    sentence: str
+    show: Callable[[], None]
+
+
+def _digit() -> tuple[torch.Tensor, str]:
+    """The audience's drawing if there is one, else the showcase test digit; with a word on which."""
+    drawn = st.session_state.get("drawn_digit")
+    if drawn is not None:
+        return preprocess.as_batch(drawn), "your drawing"
+    test = S.load_data("mnist", "test")
+    return test.images[SHOWCASE_DIGIT: SHOWCASE_DIGIT + 1], f"test digit #{SHOWCASE_DIGIT}"
+
+
+def _model(capability: str | None = None, variant: str | None = None):
+    """(entry, model) of the first shipped MNIST model with a capability (or of a variant)."""
+    for e in S.shipped():
+        if (capability is None or e.can(capability)) and (variant is None or e.variant == variant):
+            return e, S.load_model(e)[0]
+    raise ValueError(f"this step needs a shipped {variant or capability or ''} model; it is not installed")
+
+
+def draw() -> None:
+    from streamlit_drawable_canvas import st_canvas
+
+    left, right = st.columns([1, 2])
+    with left:
+        canvas = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=280,
+                           width=280, drawing_mode="freedraw", return_image_data=True, key="tour_canvas")
+        try:
+            st.session_state["drawn_digit"] = preprocess.from_canvas(canvas.image_data)
+        except preprocess.PreprocessError as e:
+            if e.kind != "empty":
+                st.error(f"Can't use this drawing: {e}")
+    x, which = _digit()
+    entries = S.shipped()
+    clf = S.classifier()  # a conditional model is told the digit: the reference classifier's guess
+    label = torch.tensor([int(clf.probabilities(x)[0].argmax()) if clf else 0])
+    with right, torch.no_grad():
+        recs = [S.load_model(e)[0].reconstruct(x, label if e.conditional else None) for e in entries]
+        widgets.digits(torch.cat([x, *recs]), cols=5, scale=4,
+                       caption=f"{which}, then each model's copy: " + ", ".join(e.variant for e in entries))
+
+
+def map_and_neighbours() -> None:
+    from aecore.metrics import nearest_codes
+
+    x, which = _digit()
+    e, model = _model(variant="vae")
+    proj = S.projection(e, "umap", compute=False)[0] or S.projection(e, "pca")[0]
+    codes, test = S.codes(e), S.load_data("mnist", "test")
+    with torch.no_grad():
+        z = model.encode(x)[0]
+    picture = S.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
+    left, right = st.columns([2, 1])
+    left.plotly_chart(figures.marker_map(picture, projection.locate(codes, proj.coords, z),
+                                         title=f"{which} (star) among 10,000 test digits"), key="tour_map")
+    with right:
+        idx, _ = nearest_codes(z[None], codes, 12)
+        widgets.digits(test.images[idx[0]], cols=4, scale=3, caption="its 12 nearest digits by code")
+
+
+def walk() -> None:
+    e, model = _model(variant="vae")
+    test = S.load_data("mnist", "test")
+    c1, c2 = st.columns(2)
+    a = c1.select_slider("From the digit", range(10), value=1, key="tour_from")
+    b = c2.select_slider("To the digit", range(10), value=7, key="tour_to")
+    x0 = test.images[int((test.labels == a).nonzero()[0])]
+    x1 = test.images[int((test.labels == b).nonzero()[0])]
+    widgets.digits(G.interpolate_images(model, x0, x1, 10, "slerp"), cols=10, scale=5,
+                   caption=f"{e.variant}: the codes of a {a} and a {b}, and eight steps between them, decoded")
+
+
+def denoise() -> None:
+    from aecore.compare import denoise_demo
+
+    e, model = _model(capability="denoises")
+    plain, plain_model = next((p, S.load_model(p)[0]) for p in S.shipped() if not p.can("denoises"))
+    test = S.load_data("mnist", "test")
+    level = st.slider("Noise", 0.1, 0.9, 0.5, 0.1, key="tour_noise")
+    x, y = test.images[:8], test.labels[:8]
+    demo = denoise_demo({plain.variant: plain_model, e.variant: model}, x, y, "gaussian", level)
+    widgets.digits(torch.cat([demo["noisy"], *(m["images"] for m in demo["models"].values()), x]), cols=8,
+                   scale=3, caption=f"rows: noisy input; {plain.variant} (not trained for noise); {e.variant} "
+                                    "(trained to remove it); the clean originals")
+
+
+def strangest() -> None:
+    from aecore.showcase import strangest as pick
+
+    e, model = _model()
+    test, report = S.load_data("mnist", "test"), S.anomaly_report(e)
+    x, which = _digit()
+    key = anomaly.best_score(report["rows"])
+    pct = anomaly.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
+    odd = pick(test.images, report["test"][key], 10)
+    with torch.no_grad():
+        widgets.digits(torch.cat([odd, model.reconstruct(odd)]), cols=10, scale=4,
+                       caption=f"the 10 test digits {e.variant} rebuilds worst (top) and its attempts (bottom)")
+    st.markdown(f"To {e.variant}, {which} is **{anomaly.in_words(pct, 'mnist')}**.")
+
+
+def manifold() -> None:
+    e, model = _model(variant="vae")
+    kl = S.kl_per_dim(e)
+    dx, dy = kl.argsort(descending=True).tolist()[:2]
+    widgets.digits(G.manifold_grid(model, dx, dy, 14), cols=14, scale=2,
+                   caption=f"{e.variant}: its two busiest code dimensions swept across a grid, the rest held at 0")
+
+
+def dream() -> None:
+    e, model = _model(capability="conditional")
+    seed = 0 if S.presenter() else st.number_input("Seed", 0, 10_000, 0, key="tour_seed")
+    widgets.digits(G.digit_styles(model, 8, int(seed)), cols=8, scale=3,
+                   caption=f"{e.variant}: each column one random style, written as every digit 0–9")
+
+
+STEPS = [
+    Step("Draw a digit", "Draw any digit: every model squeezes it into a short code and rebuilds it from that code.",
+         draw),
+    Step("Where it lives", "The code places your digit on a map of 10,000 test digits: alike digits sit together.",
+         map_and_neighbours),
+    Step("Walk between digits", "Between the codes of two digits lie codes of digits nobody drew: a smooth walk.",
+         walk),
+    Step("Noise in, digit out", "A model trained on noisy copies learns to rebuild the clean digit.", denoise),
+    Step("What looks strange", "What a model rebuilds badly is unlike what it has seen: that is anomaly detection.",
+         strangest),
+    Step("The map of all digits", "A VAE's codes fill a smooth space: sweep two numbers and digits morph.",
+         manifold),
+    Step("Dream up digits", "Random codes, decoded: new digits in styles no one wrote, each in every shape.", dream),
+]
