@@ -16,17 +16,21 @@ with S.guard("Training settings"):
     variant = c1.selectbox("Variant", list(VARIANTS), key="train_variant", disabled=busy)
     dataset = c2.selectbox("Dataset", DATASETS, key="train_dataset", disabled=busy)
     start_from = c3.selectbox("Start from", list(PRESETS), format_func=PRESETS.get, key="train_preset",
+                              index=list(PRESETS).index("quick" if S.presenter() else "default"),
                               disabled=busy, help="quick: near the shipped model's quality in about a minute")
     cls = VARIANTS[variant]
     st.caption(f"{cls.description}. Trains on: {S.device_name()}.")
-    model_defaults, train_defaults = preset(cls, start_from)
-    st.markdown("**Model hyperparameters**")
-    model_cfg = widgets.config_widgets(cls.config_class, key=f"model.{variant}.{start_from}", defaults=model_defaults)
-    st.markdown("**Training**")
+    model_cfg, train_defaults = preset(cls, start_from)
     # The plain defaults train on a 5,000-image slice: seconds, for a first look.
-    defaults = {**train_defaults.__dict__, **({"train_size": 5000} if start_from == "default" else {})}
-    train_cfg = widgets.config_widgets(TrainConfig, key=f"train.{variant}.{start_from}", defaults=defaults,
-                                       skip=("device", "dataset"), columns=4)
+    train_cfg = {**train_defaults.__dict__, **({"train_size": 5000} if start_from == "default" else {})}
+    if S.presenter():  # no hyperparameters on a projector: the preset as it is
+        st.caption(f"Presenter mode: {PRESETS[start_from]}, {train_cfg['epochs']} epochs.")
+    else:
+        st.markdown("**Model hyperparameters**")
+        model_cfg = widgets.config_widgets(cls.config_class, key=f"model.{variant}.{start_from}", defaults=model_cfg)
+        st.markdown("**Training**")
+        train_cfg = widgets.config_widgets(TrainConfig, key=f"train.{variant}.{start_from}", defaults=train_cfg,
+                                           skip=("device", "dataset"), columns=4)
     if st.button("Start training", type="primary", disabled=busy, key="start"):
         try:
             new = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, storage.user_models_dir())

@@ -17,7 +17,7 @@ tabs = dict(zip(names, st.tabs(names), strict=True))
 with tabs["Samples"], S.guard("Sampling"):
     c = st.columns(4)
     temp = c[0].slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temp", help="Scale of the prior draws")
-    seed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+    seed = 0 if S.presenter() else c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
     n = c[2].slider("How many", 8, 64, 32, 8, key="gen_n")
     digit = c[3].selectbox("Digit", range(10), key="gen_digit") if cond else None
     widgets.digits(G.prior_samples(model, n, temp, seed, digit), cols=16,
@@ -66,7 +66,7 @@ if cond:
     with tabs["Digit styles"], S.guard("Digit styles"):
         c = st.columns(2)
         ns = c[0].slider("Styles", 2, 16, 8, key="gen_ns")
-        sseed = c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_sseed")
+        sseed = 0 if S.presenter() else c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_sseed")
         widgets.digits(G.digit_styles(model, ns, sseed), cols=ns, caption="each column: one style, digits 0-9")
     with tabs["Restyle"], S.guard("Restyle"):
         ri = st.number_input("Test digit #", 0, len(test) - 1, 0, key="gen_ri")

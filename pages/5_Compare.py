@@ -21,8 +21,9 @@ with S.guard("Metrics"):
         extra = {e.name: S.quick_metrics(e) for e in missing}
     df = pd.DataFrame(compare.metrics_rows(entries, extra))
     df = df.dropna(axis=1, how="all")
-    st.dataframe(df, hide_index=True, key="metrics_table", placeholder="–",
-                 column_config={k: st.column_config.NumberColumn(format=f) for k, f in column_config(df).items()})
+    if not S.presenter():  # the raw table is for developers; the chart tells the room
+        st.dataframe(df, hide_index=True, key="metrics_table", placeholder="–",
+                     column_config={k: st.column_config.NumberColumn(format=f) for k, f in column_config(df).items()})
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
                "a 2,000-image test slice). " + better_directions(df))
     metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric")
@@ -34,7 +35,7 @@ with S.guard("Same digits, every model"):
     st.subheader("The same test digits through every model")
     c1, c2 = st.columns(2)
     n = c1.slider("Digits", 4, 16, 10, key="compare_n")
-    seed = c2.number_input("Seed", 0, 10_000, 0, key="compare_seed")
+    seed = 0 if S.presenter() else c2.number_input("Seed", 0, 10_000, 0, key="compare_seed")
     by_data: dict[str, list] = {}
     for e in entries:
         by_data.setdefault(e.dataset, []).append(e)

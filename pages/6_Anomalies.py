@@ -72,6 +72,7 @@ with S.guard("Every shipped model"):
                            f"*more* normal than its own test images (AUROC {raw:.2f}, Nalisnick et al. 2019). "
                            f"Corrected for input complexity (Serrà et al. 2020): AUROC {fixed:.2f}.")
     wide = table.pivot_table(index=["model", "score"], columns="set", values="auroc", sort=False)
-    st.dataframe(wide, column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in wide.columns})
-    st.caption("Rows: model and score; columns: the OOD set. FPR95 and the numbers behind each row: "
-               "`aecore ood MODEL`.")
+    if not S.presenter():
+        st.dataframe(wide, column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in wide.columns})
+        st.caption("Rows: model and score; columns: the OOD set. FPR95 and the numbers behind each row: "
+                   "`aecore ood MODEL`.")

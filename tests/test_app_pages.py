@@ -1,7 +1,7 @@
 """Every page renders on the bundled defaults, and its main controls do what they say (Streamlit AppTest)."""
 
 import pytest
-from app_support import PAGES, no_errors, png_of_one, run_page, select_points
+from app_support import PAGES, no_errors, page, png_of_one, run_page, select_points
 
 TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare", "Anomalies", "Guided tour"]
 
@@ -201,3 +201,17 @@ def test_a_new_variant_appears_on_the_generic_pages_by_the_contract_alone(app_en
     no_errors(at)
     table = at.dataframe[0].value.set_index("model")
     assert table.loc["vq_vae (pretrained)", "codebook perplexity"] > 64
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_presenter_mode_hides_developer_controls(app_env, path):
+    """?presenter=1: every page renders, with no hyperparameter boxes, seeds or raw metric tables."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(page(path), default_timeout=300)
+    at.query_params["presenter"] = "1"
+    at.run()
+    no_errors(at)
+    assert not [w for w in at.number_input if "eed" in (w.label or "") or "." in (w.key or "")]
+    assert not at.dataframe
+    assert any("font-size" in str(h.proto) for h in at.get("html"))
