@@ -49,14 +49,17 @@ def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tup
 
 def digits(batch, cols: int | None = None, caption: str | None = None, scale: int = 3,
            download: bool = True) -> None:
-    """A batch of digits as one upscaled (nearest-neighbour) image: one st.image call, and a small button
-    that downloads that picture as a PNG (nothing reruns when it is clicked)."""
+    """A batch of digits as one upscaled (nearest-neighbour) image, larger in presenter mode."""
     from app_state import presenter
 
-    png = images.tile_png(batch, cols=cols, scale=scale + presenter())  # larger on a projector
+    picture(images.tile_png(batch, cols=cols, scale=scale + presenter()), caption, download)
+
+
+def picture(png: bytes, caption: str | None = None, download: bool = True) -> None:
+    """A PNG with its caption, and a small button that downloads it (nothing reruns when it is clicked)."""
     st.image(png, caption=caption)
     if download:
-        name = re.sub(r"[^a-z0-9]+", "-", (caption or "digits").lower()).strip("-")[:60] or "digits"
+        name = re.sub(r"[^a-z0-9]+", "-", (caption or "picture").lower()).strip("-")[:60] or "picture"
         st.download_button("PNG", png, file_name=f"{name}.png", mime="image/png", icon=":material/download:",
                            type="tertiary", on_click="ignore", help="download this picture",
                            key=f"png.{hashlib.sha1(png).hexdigest()[:16]}.{name}")

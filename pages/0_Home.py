@@ -25,7 +25,7 @@ with S.guard("Showcase"):
                                    + ", ".join(show["reconstruction_names"]) + ")")
         with c2:
             st.markdown("**Every test digit, placed by its code**")
-            st.image(show["map_png"], caption=f"{show['map_label']} of {show['map_model']}'s codes: "
+            widgets.picture(show["map_png"], caption=f"{show['map_label']} of {show['map_model']}'s codes: "
                                               "one dot per digit, coloured by digit; alike digits land together")
         with c3:
             st.markdown("**New digits, dreamt up**")

@@ -7,7 +7,6 @@ module never fails where it is missing.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,10 +16,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "browser"
-SCREENSHOTS = REPO / "docs" / "screenshots"
-# Tests write screenshots under test-artifacts/ (ignored by git); only LATENT_LAB_SCREENSHOTS=1 also updates
-# the README's pictures in docs/screenshots, so an ordinary test run leaves the checkout clean.
-UPDATE_DOCS = os.environ.get("LATENT_LAB_SCREENSHOTS", "").lower() in ("1", "true", "yes")
+# Tests write screenshots under test-artifacts/ (ignored by git), so a test run leaves the checkout clean; the
+# README's pictures in docs/screenshots come from scripts/screenshots.py and a clean server.
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -281,8 +278,8 @@ def set_number(page, label: str, value) -> None:
 
 # -- screenshots -----------------------------------------------------------------------------------
 
-def screenshot(page, name: str, docs: bool = True) -> Path:
-    """A full-page PNG (1280 px wide) into test-artifacts/browser and, with ``docs``, docs/screenshots.
+def screenshot(page, name: str, folder: Path = ARTIFACTS) -> Path:
+    """A full-page PNG (1280 px wide) of the page as ``folder/name.png``.
 
     Streamlit scrolls inside its own container, so the viewport is grown to the content's height first."""
     height = page.evaluate("""() => {
@@ -297,12 +294,9 @@ def screenshot(page, name: str, docs: bool = True) -> Path:
     if tall != size["height"]:
         page.set_viewport_size({"width": size["width"], "height": tall})
         page.wait_for_timeout(400)  # charts re-layout to the new size
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    out = ARTIFACTS / f"{name}.png"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}.png"
     page.screenshot(path=str(out), full_page=True)
     if tall != size["height"]:
         page.set_viewport_size(size)
-    if docs and UPDATE_DOCS:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out, SCREENSHOTS / f"{name}.png")
     return out

@@ -11,6 +11,7 @@ Skipped only where the playwright package or Chromium (/usr/bin/chromium, or $CH
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ from .browser_support import (
     launch,
     missing_browser,
     open_page,
+    pretrained_models,
     problems,
     screenshot,
     set_number,
@@ -198,4 +200,53 @@ def test_a_model_trained_on_the_train_page_appears_on_the_draw_page(server, page
     wait_text(page, re.compile(rf"^{re.escape(saved)}: MSE \d"))
     settle(page)
     assert_clean(page, "Draw with the new model")
-    screenshot(page, "draw-new-model", docs=False)
+    screenshot(page, "draw-new-model")
+
+
+def test_home_shows_its_pictures_above_the_fold(server, page):
+    """At 1280×800 the four showcase pictures (live from the shipped models) are on screen without scrolling."""
+    if not any(p.suffix == ".safetensors" for p in pretrained_models()):
+        pytest.skip("the showcase needs the pretrained models")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_page(page, server.url, "", "Latent Lab")
+    assert_clean(page, "home")
+    pictures = page.locator("[data-testid=stMain] [data-testid=stImage] img")
+    pictures.nth(3).wait_for()
+    boxes = [pictures.nth(i).bounding_box() for i in range(4)]
+    loaded = page.evaluate("() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stImage] img')]"
+                           ".slice(0, 4).map(i => i.complete && i.naturalWidth > 0)")
+    assert all(loaded), loaded
+    assert all(b["y"] + b["height"] <= 800 and b["width"] > 100 for b in boxes), boxes
+    page.screenshot(path=str(ARTIFACTS / "home-above-the-fold.png"))
+
+
+def test_guided_tour_end_to_end(server, page):
+    """Draw a 7 in step 1, then Next through every step: each renders with no error; the URL names the step,
+    and a fresh session opened on a step's URL shows that step."""
+    if not any(p.suffix == ".safetensors" for p in pretrained_models()):
+        pytest.skip("the tour runs on the pretrained models")
+    open_page(page, server.url, "Tour?step=1", "Guided tour")
+    stroke(page, SEVEN)
+    wait_text(page, "your drawing, then each model's copy")
+    timings = {}
+    for step in range(1, 8):
+        heading = page.locator("[data-testid=stMain] h3").filter(has_text=re.compile(rf"^{step}\. "))
+        heading.first.wait_for()
+        settle(page)
+        assert_clean(page, f"tour step {step}")
+        assert f"step={step}" in page.url
+        screenshot(page, f"tour-{step}")
+        if step == 5:
+            assert "your drawing is stranger than" in page.locator("[data-testid=stMain]").inner_text()
+        if step < 7:
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Next").click()
+            page.locator("[data-testid=stMain] h3").filter(has_text=re.compile(rf"^{step + 1}\. ")).first.wait_for()
+            timings[step + 1] = settle(page) - t0
+    assert page.get_by_role("button", name="Next").is_disabled()
+    (ARTIFACTS / "tour-timings.json").write_text(json.dumps(timings))
+    fresh = page.context.browser.new_context(viewport=VIEWPORT).new_page()
+    open_page(fresh, server.url, "Tour?step=4", "Guided tour")
+    assert "4. Noise in, digit out" in fresh.locator("[data-testid=stMain]").inner_text()
+    assert not problems(fresh)
+    fresh.context.close()
