@@ -184,3 +184,18 @@ def test_the_public_names_still_resolve():
     assert [name_of(cls) for cls in VARIANTS.values()] == list(VARIANTS)
     with pytest.raises(AttributeError):
         aecore.no_such_name  # noqa: B018
+
+
+def test_openmp_workers_sleep_while_they_wait_unless_told_otherwise():
+    """Spinning workers make training crawl on a busy machine (see aecore/__init__.py)."""
+    import os
+    import subprocess
+    import sys
+
+    def policy(**extra) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | extra
+        code = "import os, aecore; print(os.environ['OMP_WAIT_POLICY'])"
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert policy() == "PASSIVE" and policy(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
