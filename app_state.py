@@ -117,6 +117,38 @@ def page_link(path: str) -> None:
                 st.markdown(p.label)
 
 
+# -- shareable views ---------------------------------------------------------------------------------
+
+def restore_view(params: dict[str, tuple[str, list]]) -> list[int]:
+    """On a session's first run of a page, copy the URL's view into its widgets, so a shared link reopens
+    the same view: ``params`` maps a URL parameter to (widget key, allowed values); a value that is not
+    allowed (an old model, a typo) is ignored. Returns the test rows of a shared selection (``sel``)."""
+    flag = "_view_restored." + ".".join(key for key, _ in params.values())
+    if not st.session_state.get(flag):
+        st.session_state[flag] = True
+        for param, (key, allowed) in params.items():
+            text = st.query_params.get(param)
+            value = next((a for a in allowed if str(a) == text), None)
+            if value is not None:
+                st.session_state[key] = value
+        try:
+            st.session_state[flag + ".sel"] = [int(r) for r in st.query_params.get("sel", "").split(",") if r]
+        except ValueError:
+            st.session_state[flag + ".sel"] = []
+    return st.session_state.get(flag + ".sel", [])
+
+
+def share_view(values: dict, rows: list[int] | None = None, limit: int = 300) -> None:
+    """Write the view into the URL (a copied link reopens it); a selection of more than ``limit`` digits
+    keeps its first ``limit`` (URLs have a length limit)."""
+    for param, value in values.items():
+        st.query_params[param] = str(value)
+    if rows:
+        st.query_params["sel"] = ",".join(str(r) for r in rows[:limit])
+    else:
+        st.query_params.pop("sel", None)
+
+
 # -- models and data -------------------------------------------------------------------------------
 
 def models(generative: bool | None = None) -> list[ModelEntry]:

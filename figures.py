@@ -21,8 +21,9 @@ def _margin(title: str) -> dict:
 
 
 def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None,
-                  title: str = "", height: int = 520, dragmode: str = "pan"):
-    """One WebGL trace of the mapped test codes (customdata[0] = test row).
+                  title: str = "", height: int = 520, dragmode: str = "pan", highlight=None):
+    """One WebGL trace of the mapped test codes (customdata[0] = test row), and rings round the test rows
+    in ``highlight`` (a shared selection) as a second trace.
 
     ``coords`` (M, 2) are the map positions of test rows ``rows`` (default: all, in order)."""
     rows = np.arange(len(coords)) if rows is None else np.asarray(rows)  # test row of each coordinate
@@ -42,6 +43,11 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=custom, name="test digits",
         hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
                       "<extra></extra>"))
+    if highlight is not None and len(highlight):
+        where = {int(r): i for i, r in enumerate(rows)}
+        at = [where[int(r)] for r in highlight if int(r) in where]
+        fig.add_scatter(x=xy[at, 0], y=xy[at, 1], mode="markers", name="shared selection", hoverinfo="skip",
+                        marker={"size": 10, "color": "rgba(0,0,0,0)", "line": {"color": "black", "width": 2}})
     fig.update_layout(height=height, title=title, showlegend=False, dragmode=dragmode,
                       margin=_margin(title))
     return fig

@@ -3,12 +3,16 @@ import streamlit as st
 import app_state as S
 import figures
 import widgets
+from aecore import export
 from aecore.generate import decode_mean
 from aecore.projection import METHOD_NAMES, METHODS
 
 S.page("Latent space")
 entries = S.models()
 S.require(entries)
+POINTS = [1000, 2000, 5000, 0]
+shared = S.restore_view({"model": ("latent_model", [e.name for e in entries]), "map": ("latent_method", METHODS),
+                         "colour": ("latent_color", ["label", "error"]), "points": ("latent_n", POINTS)})
 
 c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 with c1:
@@ -16,7 +20,7 @@ with c1:
 method = c2.radio("Projection", METHODS, format_func=METHOD_NAMES.get, horizontal=True, key="latent_method")
 color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="latent_color",
                     format_func={"label": "digit label", "error": "reconstruction error"}.get)
-n = c4.select_slider("Points", [1000, 2000, 5000, 0], value=0, key="latent_n",
+n = c4.select_slider("Points", POINTS, value=0, key="latent_n",
                      format_func=lambda v: f"{v:,}" if v else "all", help="t-SNE and UMAP are faster on fewer")
 
 rows: list[int] = []  # test rows selected on the map (none when the map could not be drawn)
@@ -27,10 +31,10 @@ with S.guard("Latent map"):
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
         proj.cached, f"computed now in {proj.seconds:.1f} s and "
                      + ("cached" if proj.saved else "not cached (the cache folder cannot be written)"))
-    st.caption(f"{proj.label} of {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
+    st.caption(f"{proj.label} of {entry.name}'s {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
                "Drag a box (or pick lasso in the toolbar) to select digits; click a point to see it.")
     fig = figures.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
-                          dragmode="select")
+                                dragmode="select", highlight=shared)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"latent_chart.{entry.name}.{method}.{n}")
     points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
@@ -40,6 +44,16 @@ with S.guard("Latent map"):
                    if p.get("customdata") else
                    int(p["point_index"] if subset is None else subset[p["point_index"]])
                    for p in points if p.get("curve_number", 0) == 0})
+    if rows:
+        shared.clear()  # a new selection replaces the one a shared link brought (kept in session state)
+    rows = rows or list(shared)
+    S.share_view({"model": entry.name, "map": method, "colour": color_by, "points": n}, rows)
+    codes = S.codes(entry)
+    st.download_button(
+        "Export for the Embedding Projector", icon=":material/download:", type="tertiary", key="latent_export",
+        file_name=f"{entry.name}-{method}-projector.zip", mime="application/zip", on_click="ignore",
+        data=lambda: export.projector_zip(entry.name, codes, test.labels, test.images, proj.coords, subset),
+        help="codes, labels and map coordinates as TSV files with a sprite: load them at projector.tensorflow.org")
 
 with S.guard("Selection"):
     import torch

@@ -2,8 +2,8 @@ import streamlit as st
 
 import app_state as S
 import widgets
+from aecore import export, preprocess
 from aecore import generate as G
-from aecore import preprocess
 
 S.page("Generate")
 entries = S.models(generative=True)
@@ -37,6 +37,9 @@ with tabs["Interpolate"], S.guard("Interpolation"):
     l0 = int(test.labels[i0]) if not use_drawn else st.number_input("Label of my drawing", 0, 9, 0, key="gen_l0")
     path = G.interpolate_images(model, x0, test.images[i1], steps, mode, l0, int(test.labels[i1]))
     widgets.digits(path, cols=steps, scale=4, caption=f"{mode} path between the two codes (ends included)")
+    st.download_button("GIF", lambda: export.gif(path), file_name="interpolation.gif", mime="image/gif",
+                       icon=":material/animation:", type="tertiary", on_click="ignore", key="gen_gif",
+                       help="the walk as an animation, there and back")
 
 with tabs["Traverse"], S.guard("Traversal"):
     kl = S.kl_per_dim(entry)

@@ -250,3 +250,24 @@ def test_guided_tour_end_to_end(server, page):
     assert "4. Noise in, digit out" in fresh.locator("[data-testid=stMain]").inner_text()
     assert not problems(fresh)
     fresh.context.close()
+
+
+def test_a_shared_link_reopens_the_same_view(server, page):
+    """Select digits on the map; the URL now holds the view; a fresh browser session opened on that URL shows
+    the same model, projection and selection."""
+    open_page(page, server.url, f"Latent_space?model={TINY}&map=pca", "Latent space", timeout=180)
+    settle(page)
+    assert "map=pca" in page.url and f"model={TINY}" in page.url
+    page.goto(page.url + "&sel=10,20,30")
+    page.locator("[data-testid=stMain] h1").first.wait_for()
+    wait_text(page, "3 digits selected")
+    settle(page)
+    shared = page.url
+    assert "sel=10%2C20%2C30" in shared or "sel=10,20,30" in shared
+    fresh = page.context.browser.new_context(viewport=VIEWPORT).new_page()
+    fresh.goto(shared)
+    wait_text(fresh, "3 digits selected")
+    settle(fresh)
+    main = fresh.locator("[data-testid=stMain]").inner_text()
+    assert f"PCA of {TINY}'s" in main and not problems(fresh)
+    fresh.context.close()
