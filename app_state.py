@@ -117,6 +117,33 @@ def page_link(path: str) -> None:
                 st.markdown(p.label)
 
 
+def chart_selection(event, rows_of_points=None) -> tuple[list[int], tuple[float, float] | None]:
+    """(test rows selected on a latent map, the place clicked on its decode grid or None) from a Plotly event.
+
+    Trace 0 holds the mapped digits: customdata[0] (or ``rows_of_points[point_index]``) is a test row; Plotly
+    sends numpy customdata as a typed array, so in the browser's event a row is {"0": .., "1": ..}. Trace 1
+    is the invisible decode grid (figures.latent_figure)."""
+    points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
+    rows = sorted({int(p["customdata"]["0"] if isinstance(p["customdata"], dict) else p["customdata"][0])
+                   if p.get("customdata") else
+                   int(p["point_index"] if rows_of_points is None else rows_of_points[p["point_index"]])
+                   for p in points if p.get("curve_number", 0) == 0})
+    grid = [p for p in points if p.get("curve_number") == 1]
+    return rows, ((float(grid[0]["x"]), float(grid[0]["y"])) if len(grid) == 1 and not rows else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def plane_picture(sha: str, _model, xr: tuple, yr: tuple, n: int = 24) -> tuple[str, tuple, tuple]:
+    """A 2-D latent plane decoded on an n x n grid, as one picture to lay under its map (made once a model)."""
+    import base64
+
+    from aecore import images
+    from aecore.generate import decode_plane
+
+    png = images.tile_png(decode_plane(_model, xr, yr, n), cols=n, scale=1, pad=0)
+    return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
+
+
 # -- shareable views ---------------------------------------------------------------------------------
 
 def restore_view(params: dict[str, tuple[str, list]]) -> list[int]:
@@ -413,3 +440,17 @@ def map_picture(key: str, _coords, _labels) -> tuple[str, tuple, tuple]:
     import figures
 
     return figures.map_picture(_coords, _labels)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _evolution(path: str, sha: str):
+    from pathlib import Path
+
+    from aecore import evolution
+
+    return evolution.from_checkpoint(Path(path).read_bytes())
+
+
+def evolution(entry: ModelEntry):
+    """The training evolution a model's checkpoint keeps (aecore.evolution.Evolution), or None without one."""
+    return _evolution(str(entry.path), entry.sha256)

@@ -21,9 +21,12 @@ def _margin(title: str) -> dict:
 
 
 def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None,
-                  title: str = "", height: int = 520, dragmode: str = "pan", highlight=None):
-    """One WebGL trace of the mapped test codes (customdata[0] = test row), and rings round the test rows
-    in ``highlight`` (a shared selection) as a second trace.
+                  title: str = "", height: int = 520, dragmode: str = "pan", highlight=None, grid: int = 0,
+                  background=None):
+    """Trace 0: the mapped test codes, one WebGL trace (customdata[0] = test row). Trace 1 (with ``grid``):
+    an invisible ``grid`` x ``grid`` lattice of clickable points over the whole map, empty space included,
+    so a click anywhere reports a place to decode. Then rings round the test rows in ``highlight`` (a
+    shared selection). ``background``: a (data URI, x range, y range) picture laid under the points.
 
     ``coords`` (M, 2) are the map positions of test rows ``rows`` (default: all, in order)."""
     rows = np.arange(len(coords)) if rows is None else np.asarray(rows)  # test row of each coordinate
@@ -43,6 +46,16 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=custom, name="test digits",
         hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
                       "<extra></extra>"))
+    if grid:
+        (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+        gx, gy = np.meshgrid(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))
+        fig.add_scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", name="decode here",
+                          marker={"size": 14, "color": "rgba(0,0,0,0)"},
+                          hovertemplate="click to decode here (%{x:.2f}, %{y:.2f})<extra></extra>")
+    if background is not None:
+        uri, xr, yr = background
+        fig.add_layout_image(source=uri, xref="x", yref="y", x=xr[0], y=yr[1], sizex=xr[1] - xr[0],
+                             sizey=yr[1] - yr[0], sizing="stretch", layer="below", opacity=0.35)
     if highlight is not None and len(highlight):
         where = {int(r): i for i, r in enumerate(rows)}
         at = [where[int(r)] for r in highlight if int(r) in where]
@@ -59,13 +72,24 @@ def map_picture(coords, labels) -> tuple[str, tuple, tuple]:
     return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
 
 
-def marker_map(picture: tuple[str, tuple, tuple], where, title: str = "", height: int = 420):
+def marker_map(picture: tuple[str, tuple, tuple], where, title: str = "", height: int = 420,
+               posterior: dict | None = None):
     """A map that changes with every stroke: the test digits are one picture under the axes (``picture``,
-    from :func:`map_picture`) and only the marker is data, so a stroke sends a few kB, not the scatter."""
+    from :func:`map_picture`) and only the marker is data, so a stroke sends a few kB, not the scatter.
+    ``posterior`` (from ``projection.posterior_on_map``): a VAE's uncertainty, as an ellipse or samples."""
     uri, xr, yr = picture
-    fig = go.Figure(go.Scatter(x=[where[0]], y=[where[1]], mode="markers", name="your digit", hoverinfo="name",
-                               marker={"symbol": "star", "size": 22, "color": "red",
-                                       "line": {"color": "white", "width": 2}}))
+    fig = go.Figure()
+    if posterior and "samples" in posterior:
+        pts = posterior["samples"]
+        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="samples of q(z|x)", hoverinfo="name",
+                        marker={"size": 6, "color": "rgba(220,0,0,0.45)"})
+    elif posterior:
+        (cx, cy), (rx, ry) = posterior["centre"], posterior["radii"]
+        t = np.linspace(0, 2 * np.pi, 60)
+        fig.add_scatter(x=cx + rx * np.cos(t), y=cy + ry * np.sin(t), mode="lines", name="q(z|x), 2σ",
+                        line={"color": "red", "width": 2}, fill="toself", fillcolor="rgba(220,0,0,0.12)")
+    fig.add_scatter(x=[where[0]], y=[where[1]], mode="markers", name="your digit", hoverinfo="name",
+                    marker={"symbol": "star", "size": 22, "color": "red", "line": {"color": "white", "width": 2}})
     for digit, colour in enumerate(LABEL_COLOURS):  # legend entries only: the points are in the picture
         fig.add_scatter(x=[None], y=[None], mode="markers", marker={"color": colour, "size": 8}, name=str(digit))
     fig.add_layout_image(source=uri, xref="x", yref="y", x=xr[0], y=yr[1], sizex=xr[1] - xr[0],
@@ -129,4 +153,23 @@ def roc_figure(curves: dict, height: int = 340):
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance")
     fig.update_layout(height=height, margin=_margin(""), xaxis_title="test digits flagged (false positives)",
                       yaxis_title="OOD images flagged (true positives)", legend={"orientation": "h", "y": 1.15})
+    return fig
+
+
+def evolution_figure(frame, labels, rows, epoch: int, limits=None, height: int = 420):
+    """One frame of a training evolution (``aecore.evolution``): the probe digits, a trace per digit (the legend
+    hides or shows one), on fixed axes ``limits`` ((x range), (y range)) so a replay does not rescale."""
+    xy, labels, rows = np.asarray(frame, np.float32), np.asarray(labels), np.asarray(rows)
+    fig = go.Figure()
+    for digit, colour in enumerate(LABEL_COLOURS):
+        at = labels == digit
+        fig.add_scattergl(x=xy[at, 0], y=xy[at, 1], mode="markers", name=str(digit), customdata=rows[at],
+                          marker={"color": colour, "size": 4}, hovertemplate=f"test #%{{customdata}}, label {digit}"
+                                                                            "<extra></extra>")
+    title = "Before training" if epoch == 0 else f"After epoch {epoch}"
+    fig.update_xaxes(range=limits[0] if limits else None, showticklabels=False, zeroline=False)
+    fig.update_yaxes(range=limits[1] if limits else None, showticklabels=False, zeroline=False)
+    # uirevision: a redraw each epoch keeps the viewer's zoom and the digits hidden in the legend
+    fig.update_layout(height=height, title=f"{title}: {len(xy):,} test digits (PCA, aligned across epochs)",
+                      margin=_margin("x"), uirevision="evolution", legend={"title": "digit"})
     return fig

@@ -148,3 +148,19 @@ def decode_mean(model: Autoencoder, codes: Tensor, labels: Tensor | None = None)
     if model.conditional:
         lab = torch.mode(labels).values.view(1) if labels is not None and len(labels) else torch.zeros(1).long()
     return model.decode(mean, lab)
+
+
+@torch.no_grad()
+def decode_plane(model: Autoencoder, x_range: tuple[float, float], y_range: tuple[float, float], n: int = 24,
+                 label: int | None = None) -> Tensor:
+    """A 2-D latent space decoded on an n x n grid spanning the ranges: (n*n, 1, 28, 28), rows from high y
+    to low y (top is high, as on a plot), so the tiles line up with the map they lie under."""
+    if model.latent_dim != 2:
+        raise ValueError("the latent plane needs a model with a 2-D code")
+    model.eval()
+    half_x, half_y = (x_range[1] - x_range[0]) / (2 * n), (y_range[1] - y_range[0]) / (2 * n)
+    xs = torch.linspace(x_range[0] + half_x, x_range[1] - half_x, n)  # tile centres
+    ys = torch.linspace(y_range[1] - half_y, y_range[0] + half_y, n)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    z = torch.stack([gx.flatten(), gy.flatten()], 1)
+    return model.decode(z, model.labels_for(label, len(z)))

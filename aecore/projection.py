@@ -228,3 +228,39 @@ def locate(codes: torch.Tensor, coords: np.ndarray, query: torch.Tensor, k: int 
     w = 1.0 / (sq_dist[0].sqrt().numpy() + 1e-6)
     pts = np.asarray(coords)[idx[0].numpy()]
     return (pts * w[:, None]).sum(0) / w.sum()
+
+
+def code_at(codes, coords, point, k: int = 10) -> torch.Tensor:
+    """The code at any place ``point`` (x, y) of a map, empty space included: where the map is linear in the
+    codes (PCA, and a 2-D latent space, whose map is the codes themselves) its exact inverse, found by least
+    squares from the map itself; otherwise (UMAP, t-SNE) the distance-weighted mean of the codes of the ``k``
+    points mapped nearest to it. (UMAP's own inverse_transform needs the fitted model, which is not kept.)"""
+    z = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
+    xy = torch.as_tensor(np.asarray(coords), dtype=torch.float32)
+    p = torch.as_tensor(point, dtype=torch.float32).reshape(1, 2)
+    centre_z, centre_xy = z.mean(0), xy.mean(0)
+    # If the map is a linear projection of the codes with orthonormal rows (PCA; a 2-D latent is the identity),
+    # least squares recovers those rows, and projecting the codes with them gives the map back exactly.
+    basis = torch.linalg.lstsq(xy - centre_xy, z - centre_z).solution  # (2, D)
+    again = (z - centre_z) @ basis.T
+    if float((again - (xy - centre_xy)).norm() / (xy - centre_xy).norm()) < 0.01:
+        return ((p - centre_xy) @ basis + centre_z)[0]
+    d = (xy - p).norm(dim=1)
+    near = d.topk(min(k, len(d)), largest=False)
+    w = 1.0 / (near.values + 1e-6)
+    return (z[near.indices] * w[:, None]).sum(0) / w.sum()
+
+
+@torch.no_grad()
+def posterior_on_map(model, x: torch.Tensor, codes, coords, label: int | None = None, n: int = 40,
+                     seed: int = 0) -> dict:
+    """Where a VAE's posterior q(z|x) of one image lies on a map: for a 2-D latent an ellipse (mean and 2σ
+    radii, the map being the latent plane), otherwise ``n`` samples of q(z|x) placed like any new code."""
+    from aecore.seeding import generator
+
+    mu, logvar = model.encode_distribution(x, model.labels_for(label, 1))
+    std = (0.5 * logvar).exp()
+    if model.latent_dim == 2:
+        return {"centre": mu[0].tolist(), "radii": (2 * std[0]).tolist()}
+    z = mu + std * torch.randn((n, model.latent_dim), generator=generator(seed))
+    return {"samples": np.stack([locate(codes, coords, s) for s in z])}

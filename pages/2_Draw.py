@@ -98,7 +98,9 @@ with right, S.guard("Latent map"):
         where = projection.locate(codes, proj.coords, z)
         test = S.load_data(e.dataset, "test")
         picture = S.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
-        st.plotly_chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits"),
-                        key="draw_map")
+        posterior = projection.posterior_on_map(model, x, codes, proj.coords, int(label) if e.conditional else None) \
+            if e.can("has_likelihood") else None  # a VAE's uncertainty about the drawing, moving with each stroke
+        st.plotly_chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits",
+                                           posterior=posterior), key="draw_map")
         idx, _ = nearest_codes(z[None], codes, 10)
         widgets.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")

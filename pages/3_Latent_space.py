@@ -1,9 +1,10 @@
+import numpy as np
 import streamlit as st
 
 import app_state as S
 import figures
 import widgets
-from aecore import export
+from aecore import export, projection
 from aecore.generate import decode_mean
 from aecore.projection import METHOD_NAMES, METHODS
 
@@ -32,33 +33,38 @@ with S.guard("Latent map"):
         proj.cached, f"computed now in {proj.seconds:.1f} s and "
                      + ("cached" if proj.saved else "not cached (the cache folder cannot be written)"))
     st.caption(f"{proj.label} of {entry.name}'s {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
-               "Drag a box (or pick lasso in the toolbar) to select digits; click a point to see it.")
+               "Drag a box (or pick lasso in the toolbar) to select digits; click a point to see it, or click "
+               "anywhere else to see what the model decodes there.")
+    codes = S.codes(entry) if subset is None else S.codes(entry)[subset]
+    plane = S.plane_picture(entry.sha256, model, (float(proj.coords[:, 0].min()), float(proj.coords[:, 0].max())),
+                            (float(proj.coords[:, 1].min()), float(proj.coords[:, 1].max()))) \
+        if entry.latent_dim == 2 else None  # the map is the latent plane: show what every place decodes to
     fig = figures.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
-                                dragmode="select", highlight=shared)
+                                dragmode="select", highlight=shared, grid=40, background=plane)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"latent_chart.{entry.name}.{method}.{n}")
-    points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
-    # One trace holds every mapped digit; customdata[0] (or rows[point_index]) is its test row.
-    # Plotly sends numpy customdata as a typed array: in the browser's event a row is {"0": .., "1": ..}.
-    rows = sorted({int(p["customdata"]["0"] if isinstance(p["customdata"], dict) else p["customdata"][0])
-                   if p.get("customdata") else
-                   int(p["point_index"] if subset is None else subset[p["point_index"]])
-                   for p in points if p.get("curve_number", 0) == 0})
+    rows, clicked = S.chart_selection(event, subset)
     if rows:
         shared.clear()  # a new selection replaces the one a shared link brought (kept in session state)
     rows = rows or list(shared)
     S.share_view({"model": entry.name, "map": method, "colour": color_by, "points": n}, rows)
-    codes = S.codes(entry)
     st.download_button(
         "Export for the Embedding Projector", icon=":material/download:", type="tertiary", key="latent_export",
         file_name=f"{entry.name}-{method}-projector.zip", mime="application/zip", on_click="ignore",
-        data=lambda: export.projector_zip(entry.name, codes, test.labels, test.images, proj.coords, subset),
+        data=lambda: export.projector_zip(entry.name, S.codes(entry), test.labels, test.images, proj.coords, subset),
         help="codes, labels and map coordinates as TSV files with a sprite: load them at projector.tensorflow.org")
 
 with S.guard("Selection"):
     import torch
 
-    if not rows:
+    if clicked:
+        z = projection.code_at(codes, proj.coords, clicked)
+        nearest = int(((proj.coords - np.array(clicked)) ** 2).sum(1).argmin())  # its label, for a cvae
+        label = int(test.labels[nearest if subset is None else subset[nearest]])
+        with torch.no_grad():
+            widgets.digits(model.decode(z[None], model.labels_for(label, 1)), scale=6,
+                           caption=f"decoded at ({clicked[0]:.2f}, {clicked[1]:.2f})")
+    elif not rows:
         st.info("Select digits on the map to see them here.")
     else:
         idx = torch.tensor(rows)

@@ -236,3 +236,13 @@ def test_a_shared_latent_view_reopens_from_its_url(app_env):
     bad.query_params.update({"model": "gone", "map": "nope", "sel": "x"})
     bad.run()
     no_errors(bad)
+
+
+def test_clicking_empty_space_on_the_map_decodes_there(app_env):
+    from app_support import click_map
+
+    at = run_page("pages/3_Latent_space.py", latent_model="vae", latent_method="pca")
+    no_errors(at)
+    at = click_map(at, 0.5, -0.5)
+    no_errors(at)
+    assert "decoded at (0.50, -0.50)" in [c for im in at.image for c in im.captions]

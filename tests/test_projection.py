@@ -171,3 +171,26 @@ def test_exact_neighbours_match_brute_force_and_start_with_the_point_itself():
     assert idx.shape == dist.shape == (120, 6)
     assert (idx[:, 0] == np.arange(120)).all() and np.allclose(dist[:, 0], 0, atol=1e-3)
     np.testing.assert_allclose(dist, np.sort(full, 1)[:, :6], atol=1e-4)
+
+
+def test_code_at_inverts_pca_and_interpolates_other_maps():
+    """Decode anywhere: on a PCA map the code at a place projects back to that place; on a non-linear map the
+    code at a mapped digit's place is (nearly) that digit's code."""
+    import numpy as np
+    import torch
+
+    from aecore import projection
+
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(500, 8)).astype(np.float32) * np.arange(1, 9, dtype=np.float32)
+    coords = projection.reduce(codes, "pca", {})
+    point = (0.3, -1.7)  # empty space is fine
+    z = projection.code_at(codes, coords.astype(np.float16).astype(np.float32), point).numpy()
+    centred = codes - codes.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(np.abs((z - codes.mean(0)) @ vt[:2].T), np.abs(point), atol=0.02)  # signs: SVD's
+    warped = np.stack([np.tanh(codes[:, 0]), codes[:, 1] ** 3], 1)  # not a linear map of the codes
+    got = projection.code_at(codes, warped, warped[7], k=5)
+    assert torch.allclose(got, torch.from_numpy(codes[7]), atol=1e-3)
+    plane = codes[:, :2]
+    assert torch.allclose(projection.code_at(plane, plane, (9.0, 9.0)), torch.tensor([9.0, 9.0]))

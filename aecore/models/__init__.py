@@ -27,6 +27,7 @@ _CLASSES = {
     "conv_vae": "aecore.models.conv_vae:ConvVAE",
     "cvae": "aecore.models.cvae:CVAE",
     "vq_vae": "aecore.models.vq_vae:VQVAE",
+    "vae_2d": "aecore.models.vae_2d:VAE2D",
 }
 
 

@@ -1,0 +1,21 @@
+"""A VAE whose latent space is a plane: its map needs no projection, and every point of it decodes."""
+
+from dataclasses import dataclass
+
+from aecore.config import param
+from aecore.models.vae import VAE
+
+
+@dataclass
+class VAE2DConfig:
+    latent_dim: int = param(2, "Size of the latent space (2: the map is the latent plane itself)", min=1, max=256)
+    hidden1: int = param(512, "Width of the first hidden layer", min=16, max=2048)
+    hidden2: int = param(256, "Width of the second hidden layer", min=16, max=2048)
+    beta: float = param(1.0, "Weight of the KL term (1 = the true ELBO)", min=0.0, max=100.0)
+
+
+class VAE2D(VAE):
+    config_class = VAE2DConfig
+    description = "VAE with a 2-D latent: its map is its latent space, and any point on it decodes to a digit"
+    recipe = ({}, {"epochs": 20, "batch_size": 128, "lr": 2e-3})  # the shipped checkpoint's (aecore pretrain)
+    quick = ({}, {"epochs": 12, "batch_size": 128, "lr": 3e-3})  # bench/bench_quick.py
