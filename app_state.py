@@ -38,6 +38,8 @@ PAGES = [
     PageInfo("pages/6_Anomalies.py", "Anomalies", ":material/troubleshoot:", "Anomalies",
              "what a model finds strange: out-of-distribution detection"),
     PageInfo("pages/7_Tour.py", "Guided tour", ":material/slideshow:", "Tour", "seven steps for an audience"),
+    PageInfo("pages/8_Directions.py", "Directions", ":material/arrow_right_alt:", "Directions",
+             "thin → bold, 4 → 9: directions with meaning"),
 ]
 EXPECTED = (CheckpointError, ConfigError, DataUnavailable, PreprocessError, TrainingDiverged, ValueError, OSError)
 
@@ -142,6 +144,17 @@ def plane_picture(sha: str, _model, xr: tuple, yr: tuple, n: int = 24) -> tuple[
 
     png = images.tile_png(decode_plane(_model, xr, yr, n), cols=n, scale=1, pad=0)
     return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
+
+
+def direction_groups(entry: ModelEntry) -> dict | None:
+    """The two groups of test rows picked on the Latent space page for this model ({"a": rows, "b": rows}),
+    once both exist."""
+    groups = st.session_state.get("direction_groups", {}).get(entry.name, {})
+    return groups if groups.get("a") and groups.get("b") else None
+
+
+def keep_direction_group(entry: ModelEntry, which: str, rows: list[int]) -> None:
+    st.session_state.setdefault("direction_groups", {}).setdefault(entry.name, {})[which] = list(rows)
 
 
 # -- shareable views ---------------------------------------------------------------------------------

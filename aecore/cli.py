@@ -77,7 +77,7 @@ def _evaluate(model, test, train_data, dataset: str) -> dict:
 
 
 def cmd_train(args):
-    from aecore import checkpoint
+    from aecore import checkpoint, evolution
     from aecore.train import preset, train
 
     cls = get_variant(args.variant)
@@ -94,7 +94,9 @@ def cmd_train(args):
     train_data, test = _load_splits(args.dataset, args.data_dir)
     print(f"training {args.variant} on {train_data.source}: {len(train_data):,} images", file=sys.stderr)
     with tqdm(total=1, desc=args.variant, unit="step", file=sys.stderr, disable=args.quiet) as bar:
-        result = train(model, train_data, test, cfg, on_progress=_progress_hook(bar))
+        hook = _progress_hook(bar)
+        recorder = evolution.Recorder(model, test, then=hook) if args.evolution else None
+        result = train(model, train_data, test, cfg, on_progress=recorder or hook)
     model.cpu()
     if args.fast_eval:
         from aecore.metrics import per_image_mse, reconstruct_all
@@ -105,8 +107,8 @@ def cmd_train(args):
         metrics = _evaluate(model, test, train_data, args.dataset)
     metrics.update(train_seconds=result.seconds, epochs=len(result.history["epochs"]))
     out = Path(args.out or f"{args.variant}.safetensors")
-    checkpoint.save(model, out, train_config=to_dict(cfg), dataset=args.dataset, data_source=train_data.source,
-                    history=result.history, metrics=metrics)
+    checkpoint.save(model, out, recorder.tensors() if recorder else None, train_config=to_dict(cfg),
+                    dataset=args.dataset, data_source=train_data.source, history=result.history, metrics=metrics)
     metrics["checkpoint"] = str(out)
     print(f"saved {out}: test MSE {metrics['test_mse']:.5f} after {result.seconds:.1f} s of training", file=sys.stderr)
     if args.json:
@@ -164,7 +166,8 @@ def cmd_pretrain(args):
 
     train_data, test = _load_splits(args.dataset, args.data_dir)
     if train_data.source.startswith("bundled"):
-        raise data.DataUnavailable(f"pretrain needs the full {args.dataset}, found only the {train_data.source}: "
+        raise data.DataUnavailable(f"pretrain needs the full {pretrain.DATASET_TITLES[args.dataset]}, found only "
+                                   f"the {train_data.source}: "
                                    "pass --data-dir or set AECORE_DATA_DIR")
     out_dir = Path(args.out_dir) if args.out_dir else storage.cache_root() / "pretrained"
     clf = None
@@ -225,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the variant's quick preset: near the shipped model's quality in about a minute")
     t.add_argument("--fast-eval", action="store_true", help="report test MSE only (skip kNN and the rest)")
     t.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
+    t.add_argument("--evolution", action="store_true",
+                   help="keep a map of 2,000 test digits per epoch in the checkpoint (the Train page replays it)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
     e = sub.add_parser("eval", parents=[common], help="evaluate a checkpoint on the test split")

@@ -88,3 +88,7 @@ with S.guard("Selection"):
                 with torch.no_grad():
                     z = model.encode(x, y)
                 widgets.digits(decode_mean(model, z, y), scale=6, caption="decoding of the mean code")
+                st.caption("Keep this selection as one end of a direction (Directions page):")
+                for which, col in zip(("a", "b"), st.columns(2), strict=True):
+                    if col.button(f"Group {which.upper()}", key=f"dir_group_{which}", width="stretch"):
+                        S.keep_direction_group(entry, which, rows)

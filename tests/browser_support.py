@@ -33,6 +33,7 @@ PAGES = [
     ("Compare", "compare", "Compare"),
     ("Anomalies", "anomalies", "Anomalies"),
     ("Tour", "tour", "Guided tour"),
+    ("Directions", "directions", "Directions"),
 ]
 # A "7" in canvas pixels (the canvas is 280x280): the top bar, then the diagonal.
 SEVEN = [(75, 60), (205, 60), (195, 100), (165, 160), (130, 230)]

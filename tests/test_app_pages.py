@@ -5,7 +5,8 @@ import re
 import pytest
 from app_support import PAGES, no_errors, page, png_of_one, run_page, select_points
 
-TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare", "Anomalies", "Guided tour"]
+TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare", "Anomalies", "Guided tour",
+          "Directions"]
 
 
 @pytest.mark.parametrize(("path", "title"), list(zip(PAGES, TITLES, strict=True)))
@@ -246,3 +247,29 @@ def test_clicking_empty_space_on_the_map_decodes_there(app_env):
     at = click_map(at, 0.5, -0.5)
     no_errors(at)
     assert "decoded at (0.50, -0.50)" in [c for im in at.image for c in im.captions]
+
+
+def test_directions_page_moves_a_digit_along_each_kind_of_direction(app_env):
+    at = run_page("pages/8_Directions.py", dir_model="vae")
+    no_errors(at)
+    assert any("4s test digits to that of" in c.value for c in at.caption)
+    for kind in ("ink", "slant"):
+        at.radio(key="dir_kind").set_value(kind).run()
+        no_errors(at)
+        assert any("towards" in c for im in at.image for c in im.captions)
+    at.slider(key="dir_reach").set_value(3.0).run()
+    no_errors(at)
+
+
+def test_two_map_selections_make_a_direction(app_env):
+    at = run_page("pages/3_Latent_space.py", latent_model="vae", latent_method="pca")
+    at = select_points(at, [1, 2, 3, 4])
+    at.button(key="dir_group_a").click().run()
+    at = select_points(at, [10, 11, 12])
+    at.button(key="dir_group_b").click().run()
+    no_errors(at)
+    groups = at.session_state["direction_groups"]  # the session goes on to the Directions page
+    at = run_page("pages/8_Directions.py", dir_model="vae", direction_groups=groups)
+    at.radio(key="dir_kind").set_value("selections").run()
+    no_errors(at)
+    assert any("4 group A test digits to that of 3 group B" in c.value for c in at.caption)

@@ -17,7 +17,7 @@ def train_page(**state):
 
 
 def test_one_epoch_run_saves_a_model_that_every_page_sees(app_env):
-    at = train_page(**{"train.dense.epochs": 1, "train.dense.train_size": 1000})
+    at = train_page(**{"train.dense.default.epochs": 1, "train.dense.default.train_size": 1000})
     no_errors(at)
     before = {e.name for e in catalog.list_models()}
     at.button(key="start").click().run()
@@ -41,12 +41,13 @@ def test_model_hyperparameters_are_widgets(app_env):
     no_errors(at)
     labels = {w.label for w in at.number_input}
     assert {"latent dim", "hidden1", "hidden2", "beta", "epochs", "batch size", "lr", "train size"} <= labels
-    at.number_input(key="model.vae.latent_dim").set_value(4).run()
+    at.number_input(key="model.vae.default.latent_dim").set_value(4).run()
     no_errors(at)
 
 
 def test_stop_keeps_a_valid_model(app_env):
-    at = train_page(**{"train.dense.epochs": 200, "train.dense.train_size": 2000, "train.dense.batch_size": 16})
+    at = train_page(**{"train.dense.default.epochs": 200, "train.dense.default.train_size": 2000,
+                          "train.dense.default.batch_size": 16})
     at.button(key="start").click().run()
     job = jobs.BOARD.get(at.session_state["job_id"])
     deadline = time.time() + 60
@@ -101,7 +102,7 @@ def test_diverged_training_is_one_clear_message(app_env, monkeypatch):
 
     monkeypatch.setattr(jobs, "train", diverge)
     before = sorted(app_env["models"].iterdir())
-    at = train_page(**{"train.dense.epochs": 1, "train.dense.train_size": 500})
+    at = train_page(**{"train.dense.default.epochs": 1, "train.dense.default.train_size": 500})
     at.button(key="start").click().run()
     assert jobs.BOARD.get(at.session_state["job_id"]).join(60)
     at.run()

@@ -131,7 +131,7 @@ def test_an_unwritable_cache_is_not_called_cached(app_env, monkeypatch):
 
 # -- training jobs ----------------------------------------------------------------------------------
 
-LONG = {"train.dense.epochs": 200, "train.dense.train_size": 2000, "train.dense.batch_size": 16}
+LONG = {"train.dense.default.epochs": 200, "train.dense.default.train_size": 2000, "train.dense.default.batch_size": 16}
 
 
 def _wait_for_steps(job, timeout=60):
@@ -187,7 +187,7 @@ def test_a_failed_save_keeps_the_model_and_says_why(app_env, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(storage, "write_atomic", disk_full)
-    at = run_page("pages/1_Train.py", **{"train.dense.epochs": 1, "train.dense.train_size": 500})
+    at = run_page("pages/1_Train.py", **{"train.dense.default.epochs": 1, "train.dense.default.train_size": 500})
     at.button(key="start").click().run()
     job = jobs.BOARD.get(at.session_state["job_id"])
     assert job.join(120) and job.status == jobs.DONE
@@ -205,7 +205,7 @@ def test_a_failed_save_keeps_the_model_and_says_why(app_env, monkeypatch):
 
 def test_out_of_range_input_is_refused_not_replaced(app_env):
     at = run_page("pages/1_Train.py")
-    at.number_input(key="train.dense.lr").set_value(5.0).run()
+    at.number_input(key="train.dense.default.lr").set_value(5.0).run()
     assert not at.exception
     assert any("lr = 5 is out of range" in e.value for e in at.error)
     at.button(key="start").click().run()
@@ -214,8 +214,8 @@ def test_out_of_range_input_is_refused_not_replaced(app_env):
 
 
 def test_a_model_far_worse_than_the_pretrained_one_gets_a_warning(app_env):
-    at = run_page("pages/1_Train.py", **{"train.dense.epochs": 1, "train.dense.train_size": 300,
-                                    "train.dense.lr": 1.0})
+    at = run_page("pages/1_Train.py", **{"train.dense.default.epochs": 1, "train.dense.default.train_size": 300,
+                                    "train.dense.default.lr": 1.0})
     at.button(key="start").click().run()
     job = jobs.BOARD.get(at.session_state["job_id"])
     assert job.join(120)
