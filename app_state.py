@@ -40,6 +40,8 @@ PAGES = [
     PageInfo("pages/7_Tour.py", "Guided tour", ":material/slideshow:", "Tour", "seven steps for an audience"),
     PageInfo("pages/8_Directions.py", "Directions", ":material/arrow_right_alt:", "Directions",
              "thin → bold, 4 → 9: directions with meaning"),
+    PageInfo("pages/9_Side_by_side.py", "Side by side", ":material/view_column_2:", "Side_by_side",
+             "two models' maps, linked selection"),
 ]
 EXPECTED = (CheckpointError, ConfigError, DataUnavailable, PreprocessError, TrainingDiverged, ValueError, OSError)
 

@@ -34,6 +34,7 @@ PAGES = [
     ("Anomalies", "anomalies", "Anomalies"),
     ("Tour", "tour", "Guided tour"),
     ("Directions", "directions", "Directions"),
+    ("Side_by_side", "side_by_side", "Side by side"),
 ]
 # A "7" in canvas pixels (the canvas is 280x280): the top bar, then the diagonal.
 SEVEN = [(75, 60), (205, 60), (195, 100), (165, 160), (130, 230)]

@@ -6,7 +6,7 @@ import pytest
 from app_support import PAGES, no_errors, page, png_of_one, run_page, select_points
 
 TITLES = ["Latent Lab", "Train", "Draw", "Latent space", "Generate", "Compare", "Anomalies", "Guided tour",
-          "Directions"]
+          "Directions", "Side by side"]
 
 
 @pytest.mark.parametrize(("path", "title"), list(zip(PAGES, TITLES, strict=True)))
@@ -273,3 +273,18 @@ def test_two_map_selections_make_a_direction(app_env):
     at.radio(key="dir_kind").set_value("selections").run()
     no_errors(at)
     assert any("4 group A test digits to that of 3 group B" in c.value for c in at.caption)
+
+
+def test_side_by_side_links_the_selection(app_env):
+    at = run_page("pages/9_Side_by_side.py", pair_left="vae", pair_right="dense")
+    no_errors(at)
+    at = select_points(at, [5, 6, 7], chart=0)
+    no_errors(at)
+    assert any(m.value.startswith("**3 digits selected**") for m in at.markdown)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert all("shared selection" in spec for spec in specs)  # ringed on both maps
+    at = select_points(at, [8, 9], chart=1)  # a new selection on the other map replaces it
+    assert any(m.value.startswith("**2 digits selected**") for m in at.markdown)
+    at.button(key="pair_clear").click().run()
+    no_errors(at)
+    assert any("Select digits on either map" in i.value for i in at.info)

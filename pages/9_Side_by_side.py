@@ -1,0 +1,58 @@
+import streamlit as st
+
+import app_state as S
+import figures
+import widgets
+
+S.page("Side by side")
+st.caption("Two models' maps of the same test digits. Select digits on either map (a box, a lasso or a click): "
+           "the same digits are ringed on the other, so you see whether the two models group them alike.")
+entries = S.models()
+S.require(entries)
+if len(entries) < 2:
+    st.info("Side by side needs two models: train another on the Train page.")
+    st.stop()
+
+c1, c2 = st.columns(2)
+with c1:
+    left = S.pick_model("Left model", entries, key="pair_left")
+with c2:
+    right = S.pick_model("Right model", [e for e in entries if e.name != left.name], key="pair_right")
+
+with S.guard("Maps"):
+    import torch
+
+    if left.dataset != right.dataset:
+        st.error(f"{left.name} and {right.name} were trained on different data ({left.dataset}, {right.dataset}): "
+                 "their test digits are not the same.")
+        st.stop()
+    test = S.load_data(left.dataset, "test")
+    maps = {e.name: (S.projection(e, "umap", compute=False)[0] or S.projection(e, "pca")[0]) for e in (left, right)}
+    shown = st.session_state.get("pair_rows", [])
+    picked = {}
+    for col, e in zip((c1, c2), (left, right), strict=True):
+        proj = maps[e.name]
+        fig = figures.latent_figure(proj.coords, test.labels.numpy(), height=440, dragmode="select", highlight=shown,
+                                    title=f"{e.name}: {proj.label}")
+        event = col.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                                 key=f"pair_chart.{e.name}.{len(shown)}.{hash(tuple(shown))}")
+        picked[e.name] = S.chart_selection(event)[0]
+    new = next((rows for rows in picked.values() if rows and rows != shown), None)
+    if new is not None:  # a fresh selection on either map: ring it on both
+        st.session_state["pair_rows"] = new
+        st.rerun()
+
+with S.guard("Selected digits"):
+    if not shown:
+        st.info("Select digits on either map to see them on both.")
+    else:
+        idx = torch.tensor(shown[:30])
+        x, y = test.images[idx], test.labels[idx]
+        st.markdown(f"**{len(shown)} digits selected**" + (" (showing 30)" if len(shown) > 30 else ""))
+        widgets.digits(x, cols=15, caption="selected test digits")
+        for e, col in zip((left, right), st.columns(2), strict=True):
+            with col, torch.no_grad():
+                widgets.digits(S.load_model(e)[0].reconstruct(x, y), cols=15, caption=f"{e.name}'s reconstructions")
+        if st.button("Clear the selection", key="pair_clear"):
+            st.session_state["pair_rows"] = []
+            st.rerun()
