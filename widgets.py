@@ -63,3 +63,14 @@ def picture(png: bytes, caption: str | None = None, download: bool = True) -> No
         st.download_button("PNG", png, file_name=f"{name}.png", mime="image/png", icon=":material/download:",
                            type="tertiary", on_click="ignore", help="download this picture",
                            key=f"png.{hashlib.sha1(png).hexdigest()[:16]}.{name}")
+
+
+def evolution_map(ev, key: str, replay: bool = True) -> None:
+    """A training evolution's map (``aecore.evolution.Evolution``): its latest frame, or with ``replay`` a
+    slider over the epochs, the axes fixed so the clusters can be watched forming."""
+    import figures
+
+    last = len(ev.frames) - 1
+    epoch = st.slider("epoch", 0, last, last, key=key, help="0: the untrained model") if replay and last else last
+    st.plotly_chart(figures.evolution_figure(ev.frames[epoch], ev.labels, ev.rows, epoch, ev.limits()),
+                    key=f"{key}.map")

@@ -17,7 +17,8 @@ from aecore.models import Autoencoder, UnknownVariant, get_variant
 from aecore.storage import write_atomic
 
 FORMAT = "aecore-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: extra tensors beside the weights (see EXTRA); a file without them is still written as 1
+EXTRA = "extra."  # names of tensors that are not weights (e.g. training evolution frames)
 MAX_BYTES = 200 * 1024 * 1024  # far above any aecore model; refuses accidental huge uploads
 
 
@@ -31,18 +32,21 @@ def _version() -> str:
     return __version__
 
 
-def to_bytes(model: Autoencoder, **meta) -> bytes:
-    """Serialise weights plus metadata (variant, config and whatever ``meta`` adds)."""
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "variant": model.variant,
+def to_bytes(model: Autoencoder, extras: dict[str, torch.Tensor] | None = None, **meta) -> bytes:
+    """Serialise weights plus metadata (variant, config and whatever ``meta`` adds), and ``extras``: tensors
+    that are not weights (stored as ``EXTRA + name``; :func:`read_extras` gives them back)."""
+    # Format 1 readers would refuse extra tensors as weights that don't fit; format 2 tells them to upgrade.
+    header = {"format": FORMAT, "format_version": 2 if extras else 1, "variant": model.variant,
               "config": to_dict(model.config), "aecore_version": _version(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **meta}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({EXTRA + k: v.detach().cpu().contiguous() for k, v in (extras or {}).items()})
     return st_save(tensors, metadata={"aecore": json.dumps(header)})
 
 
-def save(model: Autoencoder, path: str | Path, **meta) -> Path:
+def save(model: Autoencoder, path: str | Path, extras: dict[str, torch.Tensor] | None = None, **meta) -> Path:
     """Serialise and write atomically (see :func:`aecore.storage.write_atomic`)."""
-    return write_atomic(Path(path), to_bytes(model, **meta))
+    return write_atomic(Path(path), to_bytes(model, extras, **meta))
 
 
 # Magic numbers of the files people most often mistake for a checkpoint.
@@ -117,6 +121,19 @@ def read_metadata(data: bytes) -> dict:
     return meta
 
 
+def _tensors(data: bytes) -> dict[str, torch.Tensor]:
+    try:
+        return st_load(data)
+    except (SafetensorError, Exception) as e:  # noqa: BLE001 - any decode failure means a corrupt file
+        raise CheckpointError(f"weights cannot be read (truncated or corrupt file): {str(e)[:120]}") from None
+
+
+def read_extras(data: bytes) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint that are not weights, by the name given to :func:`to_bytes` ({} if none)."""
+    read_metadata(data)
+    return {k[len(EXTRA):]: v for k, v in _tensors(data).items() if k.startswith(EXTRA)}
+
+
 def from_bytes(data: bytes, expect_variant: str | None = None) -> tuple[Autoencoder, dict]:
     """Build the model a checkpoint describes and load its weights; CheckpointError on any problem."""
     meta = read_metadata(data)
@@ -129,10 +146,7 @@ def from_bytes(data: bytes, expect_variant: str | None = None) -> tuple[Autoenco
         model = cls(from_dict(cls.config_class, settings))
     except (UnknownVariant, ConfigError, TypeError) as e:
         raise CheckpointError(f"bad checkpoint settings: {e}") from None
-    try:
-        tensors = st_load(data)
-    except (SafetensorError, Exception) as e:  # noqa: BLE001 - any decode failure means a corrupt file
-        raise CheckpointError(f"weights cannot be read (truncated or corrupt file): {str(e)[:120]}") from None
+    tensors = {k: v for k, v in _tensors(data).items() if not k.startswith(EXTRA)}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

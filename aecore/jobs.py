@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import checkpoint, data, storage
+from aecore import checkpoint, data, evolution, storage
 from aecore.config import ConfigError, to_dict
 from aecore.models import build, get_variant
 from aecore.train import Progress, TrainConfig, TrainingDiverged, config_for, train
@@ -41,7 +41,7 @@ class TrainingJob:
 
     def __init__(self, variant: str, model_config: dict | None, train_config: dict | None, folder: str | Path,
                  data_dir: str | Path | None = None, preview_n: int = 10, eval_size: int = 2000,
-                 report_every: int = 10):
+                 report_every: int = 10, record_evolution: bool = True):
         cls = get_variant(variant)
         self.variant = variant
         self.model = build(variant, model_config)  # ConfigError: bad hyperparameters, raised now
@@ -52,6 +52,7 @@ class TrainingJob:
         self.preview_n = preview_n
         self.eval_size = eval_size
         self.report_every = report_every
+        self.record_evolution = record_evolution  # a map of 2,000 test digits per epoch (aecore.evolution)
         self.id = uuid.uuid4().hex[:12]
         self.created = time.time()
         self._checkpoint: bytes | None = None  # kept until saved, so a failed save loses nothing
@@ -62,7 +63,7 @@ class TrainingJob:
                        "step": 0, "total_steps": 0, "steps": [], "epochs": [], "preview": None,
                        "originals": None, "path": None, "metrics": {}, "seconds": 0.0, "started": None,
                        "data_source": None, "save_error": None, "nice": None,
-                       "warning": None}
+                       "warning": None, "evolution": None}
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -145,6 +146,9 @@ class TrainingJob:
             px, py = val.images[: self.preview_n], val.labels[: self.preview_n]
             self._update(originals=px.numpy(), message=f"training on {train_data.source}",
                          data_source=train_data.source)
+            recorder = evolution.Recorder(self.model, test) if self.record_evolution else None
+            if recorder:
+                self._update(evolution=recorder.evolution())
 
             def on_progress(p: Progress) -> None:
                 with self._lock:
@@ -158,6 +162,9 @@ class TrainingJob:
                                              "val": dict(p.val or {})})
                 preview = self._preview(px, py)  # outside the lock: the UI never waits on the model
                 self._update(preview=preview)
+                if recorder and p.kind == "epoch":
+                    recorder.add(p.model)
+                    self._update(evolution=recorder.evolution())
 
             n = min(len(train_data), cfg.train_size or len(train_data))
             total = cfg.epochs * -(-n // cfg.batch_size)
@@ -170,7 +177,8 @@ class TrainingJob:
             metrics = evaluate(result.model, val)
             metrics["train_seconds"] = result.seconds
             metrics["stopped_early"] = result.stopped_early
-            self._checkpoint = checkpoint.to_bytes(result.model, train_config=to_dict(cfg), dataset=cfg.dataset,
+            self._checkpoint = checkpoint.to_bytes(result.model, recorder.tensors() if recorder else None,
+                                                   train_config=to_dict(cfg), dataset=cfg.dataset,
                                                    data_source=train_data.source, history=result.history,
                                                    metrics=metrics)
             how = "stopped early" if result.stopped_early else "finished"

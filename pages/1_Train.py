@@ -61,6 +61,8 @@ def live():
     if snap["preview"] is not None:
         widgets.digits(snap["originals"], caption="test digits")
         widgets.digits(snap["preview"], caption="their reconstructions, as training goes")
+    if snap["evolution"] is not None:  # a map per epoch; when training ends, a slider replays them
+        widgets.evolution_map(snap["evolution"], key=f"evolution.{job.id}", replay=status in jobs.FINISHED)
     if status == jobs.FAILED:
         st.error(snap["message"])
     elif snap["save_error"]:
@@ -103,5 +105,8 @@ with c2, S.guard("Download"):
         e = S.pick_model("Model", entries, key="download_model")
         st.download_button(f"Download {e.path.name} ({e.size / 1e6:.1f} MB)", data=e.path.read_bytes(),
                            file_name=e.path.name, mime="application/octet-stream", key="download")
+        if (ev := S.evolution(e)) is not None:
+            with st.expander("How its clusters formed, epoch by epoch"):
+                widgets.evolution_map(ev, key=f"evolution.{e.sha256[:12]}")
     else:
         st.info("No models yet.")
