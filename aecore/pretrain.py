@@ -69,7 +69,32 @@ def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Pat
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
-def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str, dict], machine: str) -> str:
+def ood_section(ood: dict[str, list[dict]]) -> list[str]:
+    """The model card's out-of-distribution table: each model's best AUROC per OOD set (and by which score),
+    and for the likelihood models the raw and complexity-corrected -log p(x) against the other dataset."""
+    from aecore.anomaly import SCORE_BY_KEY, SET_LABELS
+
+    lines = ["", "## Out-of-distribution detection", "",
+             "AUROC of the test split against each OOD set (`aecore ood MODEL`; 2,000 images a set), by the model's",
+             "best score for that set; the last columns are the raw and the complexity-corrected likelihood",
+             "against the other dataset (Nalisnick et al. 2019; Serrà et al. 2020).", "",
+             "| model | other dataset | noise | inverted | −log p(x) vs other | corrected vs other |",
+             "|---|---|---|---|---|---|"]
+    for name, rows in ood.items():
+        sets = list(dict.fromkeys(r["set"] for r in rows))
+        cells = []
+        for s in sets:
+            best = max((r for r in rows if r["set"] == s), key=lambda r: r["auroc"])
+            what = f"{SET_LABELS[s].split()[0]}: " if s == sets[0] else ""  # which dataset is "the other"
+            cells.append(f"{what}{best['auroc']:.4f} ({SCORE_BY_KEY[best['score']].label})")
+        raw = {r["score"]: r["auroc"] for r in rows if r["set"] == sets[0]}
+        likelihood = [f"{raw[k]:.3f}" if k in raw else "–" for k in ("nll", "nll_corrected")]
+        lines.append(f"| `{name}` | " + " | ".join(cells + likelihood) + " |")
+    return lines
+
+
+def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str, dict], machine: str,
+               ood: dict[str, list[dict]] | None = None) -> str:
     """Markdown model card: settings, training time and metrics of each model, beside PCA; one table per
     dataset."""
     columns = [m for m in METRICS if m.headline]
@@ -90,6 +115,7 @@ def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str
             p = pca.get((dataset, m["latent_dim"]), {})
             lines.append(f"| `{name}` | {m['latent_dim']} | " + " | ".join(cells)
                          + f" | {p.get('test_mse', float('nan')):.5f} | {p.get('knn5_acc', float('nan')):.2%} |")
+    lines += ood_section(ood) if ood else []
     lines += ["", "Variant-specific figures:", ""]
     variant_keys = {m.key for cls in VARIANTS.values() for m in cls.metric_info}
     for name, m in rows.items():
@@ -128,7 +154,12 @@ def write_card(out_dir: Path, data_dir=None) -> Path:
                 rows[name][f"denoise_mse_{plain.variant}"] = denoise_mse(plain, test, c.noise, c.noise_level)
         for dim in {r["latent_dim"] for r in rows.values() if r["dataset"] == dataset}:
             pca[(dataset, dim)] = pca_baseline(train_data, test, dim)
+    from aecore.anomaly import evaluate_ood
+    from aecore.catalog import file_sha256
+
+    ood = {name: evaluate_ood(model, file_sha256(out_dir / f"{name}.safetensors"), rows[name]["dataset"],
+                              data_dir=data_dir)["rows"] for name, model in models.items()}
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     card = out_dir / "README.md"
-    storage.write_atomic(card, model_card(rows, pca, settings, machine).encode())
+    storage.write_atomic(card, model_card(rows, pca, settings, machine, ood).encode())
     return card

@@ -38,10 +38,11 @@ with S.guard("Showcase"):
 
 st.subheader("Pages")
 others = S.PAGES[1:]
-for col, page in zip(st.columns(len(others)), others, strict=True):
-    with col:
-        S.page_link(page.path)
-        st.caption(page.blurb)
+for start in range(0, len(others), 5):  # rows of five, so each blurb has room
+    for col, page in zip(st.columns(5), others[start: start + 5], strict=False):
+        with col:
+            S.page_link(page.path)
+            st.caption(page.blurb)
 
 with S.guard("Listing models"):
     entries = S.models()

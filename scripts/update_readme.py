@@ -21,7 +21,8 @@ def card_table(card: str) -> str:
     lines = card.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("## "))
     end = next(i for i, line in enumerate(lines) if line.startswith("Variant-specific"))
-    body = [f"**Trained on {line[3:]}**" if line.startswith("## ") else line for line in lines[start:end]]
+    body = [(f"**Trained on {line[3:]}**" if line[3:] in ("MNIST", "Fashion-MNIST") else f"**{line[3:]}**")
+            if line.startswith("## ") else line for line in lines[start:end]]
     return "\n".join(body).strip() + "\n"
 
 
