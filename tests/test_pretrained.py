@@ -149,3 +149,9 @@ def test_readme_table_is_the_model_cards():
     import update_readme
 
     assert update_readme.main(["--check"]) == 0, "run python scripts/update_readme.py"
+
+
+def test_vae_2d_is_a_usable_plane(shipped, metrics):
+    """The 2-D VAE: a coarse but real model whose map is its latent plane."""
+    model, _ = shipped["vae_2d"]
+    assert model.latent_dim == 2 and metrics["vae_2d"]["neg_elbo"] <= 145
