@@ -15,12 +15,19 @@ from aecore.seeding import generator
 CONFIDENT = 0.9  # softmax probability above which the reference classifier "recognises" a digit
 
 
+def _on(model: Autoencoder, t: torch.Tensor | None) -> torch.Tensor | None:
+    """A batch on the model's device (a no-op when they already agree, as on the CPU)."""
+    return None if t is None else t.to(next(model.parameters()).device, non_blocking=True)
+
+
 @torch.no_grad()
 def encode_all(model: Autoencoder, data: ImageData, batch_size: int = 1000) -> torch.Tensor:
+    """Codes of every image, computed on the model's device, returned on the data's."""
     model.eval()
     cond = model.conditional
-    return torch.cat([model.encode(data.images[i: i + batch_size], data.labels[i: i + batch_size] if cond else None)
-                      for i in range(0, len(data), batch_size)])
+    return torch.cat([model.encode(_on(model, data.images[i: i + batch_size]),
+                                   _on(model, data.labels[i: i + batch_size]) if cond else None)
+                      for i in range(0, len(data), batch_size)]).to(data.images.device)
 
 
 @torch.no_grad()
@@ -29,8 +36,9 @@ def reconstruct_all(model: Autoencoder, images: torch.Tensor, labels: torch.Tens
     model.eval()
     out = []
     for i in range(0, len(images), batch_size):
-        out.append(model.reconstruct(images[i: i + batch_size], None if labels is None else labels[i: i + batch_size]))
-    return torch.cat(out)
+        out.append(model.reconstruct(_on(model, images[i: i + batch_size]),
+                                     None if labels is None else _on(model, labels[i: i + batch_size])))
+    return torch.cat(out).to(images.device)
 
 
 @torch.no_grad()
@@ -38,8 +46,9 @@ def decode_all(model: Autoencoder, codes: torch.Tensor, labels: torch.Tensor | N
                batch_size: int = 1000) -> torch.Tensor:
     model.eval()
     cond = model.conditional
-    return torch.cat([model.decode(codes[i: i + batch_size], labels[i: i + batch_size] if cond else None)
-                      for i in range(0, len(codes), batch_size)])
+    return torch.cat([model.decode(_on(model, codes[i: i + batch_size]),
+                                   _on(model, labels[i: i + batch_size]) if cond else None)
+                      for i in range(0, len(codes), batch_size)]).to(codes.device)
 
 
 def per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -150,7 +159,7 @@ def sample_quality(model: VAEBase, classifier, n_per_digit: int = 100, seed: int
     else:
         asked = None
         samples = model.sample(10 * n_per_digit, generator=gen)
-    probs = classifier.probabilities(samples)
+    probs = classifier.probabilities(samples.cpu())  # the reference classifier lives on the CPU
     conf, guess = probs.max(1)
     out = {"samples_recognised": float((conf > CONFIDENT).float().mean())}
     if asked is not None:
@@ -163,10 +172,12 @@ def encode_latency_ms(model: Autoencoder, data: ImageData, repeats: int = 30) ->
     x = data.images[:1]
     y = data.labels[:1]
     times = []
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)  # a GPU returns before it is done
     with torch.no_grad():
         for _ in range(repeats + 3):
             t = time.perf_counter()
             model.encode(x, y)
+            sync()
             times.append(time.perf_counter() - t)
     return sorted(times[3:])[len(times[3:]) // 2] * 1000
 
@@ -178,8 +189,12 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
 
     ``on_stage(name)`` is called as each stage starts, for progress bars.
     """
+    from aecore.train import compute_copy
+
     stage = on_stage or (lambda name: None)
-    model.eval()
+    model = compute_copy(model).eval()  # on a GPU, a copy there, and the data moved there once
+    device = next(model.parameters()).device
+    test, train = test.to(device), (train.to(device) if train is not None else None)
     stage("reconstruction")
     codes = encode_all(model, test)  # once: the reconstructions, active units and kNN all start from them
     recon = decode_all(model, codes, test.labels)

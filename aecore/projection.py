@@ -197,8 +197,10 @@ def reconstruction_errors(model, model_sha: str, data, dkey: str | None = None, 
     hit = _array(name, folder)
     if hit is not None and len(hit) == len(data):
         return hit
+    from aecore.train import compute_copy
+
     with torch.no_grad():
-        err = per_image_mse(reconstruct_all(model, data.images, data.labels), data.images).numpy()
+        err = per_image_mse(reconstruct_all(compute_copy(model), data.images, data.labels), data.images).numpy()
     cache.put(name, folder, values=err.astype(np.float16))
     return err.astype(np.float16).astype(np.float32)
 
@@ -211,8 +213,10 @@ def encodings(model, model_sha: str, data, dkey: str | None = None) -> torch.Ten
     hit = _array(name, shipped=False)
     if hit is not None and hit.shape == (len(data), model.latent_dim):
         return torch.from_numpy(hit)
+    from aecore.train import compute_copy
+
     with torch.no_grad():
-        codes = encode_all(model, data)
+        codes = encode_all(compute_copy(model), data)  # on a GPU when there is one
     cache.put(name, values=codes.numpy().astype(np.float16))
     return codes.to(torch.float16).to(torch.float32)
 

@@ -75,6 +75,13 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def compute_copy(model: Autoencoder, device: str = "auto") -> Autoencoder:
+    """The model on the fastest device for bulk work (encoding, scoring, evaluation): itself on the CPU; on a
+    GPU a copy, so a model that the app's sessions share is never moved under another thread's feet."""
+    dev = pick_device(device)
+    return model if dev.type == "cpu" else copy.deepcopy(model).to(dev)
+
+
 def _scheduler(opt, cfg: TrainConfig, total_steps: int):
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.15)

@@ -154,7 +154,9 @@ def test_precompute_script_writes_shipped_maps(cache, tiny_models_dir, tmp_path,
     monkeypatch.setenv("AECORE_OFFLINE", "1")
     assert precompute_projections.main(["--models-dir", str(tiny_models_dir), "--out", str(out),
                                         "--methods", "pca", "--models", "dense", "vae"]) == 0
-    assert len(list(out.glob("errors-*.npz"))) == 2 and len(list(out.glob("*.npz"))) == 4
+    count = {kind: len(list(out.glob(f"{kind}-*.npz"))) for kind in ("errors", "map", "anomaly", "complexity")}
+    # each model: its errors, a PCA map, anomaly scores of the test split and 3 OOD sets; PNG lengths are shared
+    assert count == {"errors": 2, "map": 2, "anomaly": 8, "complexity": 4} and len(list(out.glob("*.npz"))) == 16
     monkeypatch.setattr(array_cache, "SHIPPED_DIR", out)
     test = load("mnist", "test")
     entry = catalog.describe(tiny_models_dir / "dense.safetensors", "pretrained")

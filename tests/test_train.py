@@ -115,3 +115,17 @@ def test_asking_for_a_missing_device_is_a_clear_error(monkeypatch):
         pick_device("cuda")
     with pytest.raises(ValueError, match="MPS"):
         pick_device("mps")
+
+
+def test_bulk_work_uses_the_model_itself_on_the_cpu():
+    """compute_copy: the model itself where there is no GPU (a copy there, so shared models never move)."""
+    import torch
+
+    from aecore import build
+    from aecore.train import compute_copy
+
+    model = build("dense", {"latent_dim": 4})
+    assert compute_copy(model, "cpu") is model
+    if torch.cuda.is_available():  # only where there is one: no test needs a GPU
+        copy = compute_copy(model, "cuda")
+        assert copy is not model and next(copy.parameters()).is_cuda and not next(model.parameters()).is_cuda
