@@ -18,4 +18,4 @@ class VAE2D(VAE):
     config_class = VAE2DConfig
     description = "VAE with a 2-D latent: its map is its latent space, and any point on it decodes to a digit"
     recipe = ({}, {"epochs": 20, "batch_size": 128, "lr": 2e-3})  # the shipped checkpoint's (aecore pretrain)
-    quick = ({}, {"epochs": 12, "batch_size": 128, "lr": 3e-3})  # bench/bench_quick.py
+    quick = ({}, {"epochs": 10, "batch_size": 128, "lr": 3e-3})  # bench/bench_quick.py
