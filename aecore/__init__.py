@@ -7,18 +7,11 @@
 """
 
 import importlib
-import os
 import sys
 import types
 
 __version__ = "0.2.0"
 
-# torch's OpenMP workers spin while they wait for work. When anything else wants the cores (another
-# training, the app's pages, a browser) a spinning worker holds a core its partner needs, and every
-# small operation waits for a time slice: `aecore train dense` took 175 s instead of 6 beside two other
-# jobs on 2 cores. Waiting workers sleep instead (read when torch loads, so it counts when aecore is
-# imported first; OMP_WAIT_POLICY=ACTIVE in the environment restores spinning).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from aecore.config import ConfigError, field_specs  # noqa: E402
 from aecore.models import VARIANTS, build, get_variant  # noqa: E402

@@ -186,16 +186,28 @@ def test_the_public_names_still_resolve():
         aecore.no_such_name  # noqa: B018
 
 
-def test_openmp_workers_sleep_while_they_wait_unless_told_otherwise():
-    """Spinning workers make training crawl on a busy machine (see aecore/__init__.py)."""
+def test_openmp_workers_sleep_in_the_server_and_spin_in_the_cli(monkeypatch):
+    """In the app server a training thread shares the cores with page runs, so OpenMP's workers sleep while
+    they wait (spinning ones made training crawl there); aecore alone leaves OpenMP's default, which is
+    faster on a quiet machine. A value the user set is kept."""
     import os
     import subprocess
     import sys
 
-    def policy(**extra) -> str:
-        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | extra
-        code = "import os, aecore; print(os.environ['OMP_WAIT_POLICY'])"
-        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                              check=True).stdout.strip()
+    from streamlit.web import cli as streamlit_cli
 
-    assert policy() == "PASSIVE" and policy(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"
+    import serve
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import os, aecore; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "unset"
+    seen = []
+    monkeypatch.setattr(streamlit_cli, "main", lambda: seen.append(os.environ.get("OMP_WAIT_POLICY")) or 0)
+    monkeypatch.setattr(sys, "argv", sys.argv[:])
+    for preset, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        if preset is None:
+            monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+        else:
+            monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+        assert serve.main(["--port", "8599"]) == 0 and seen[-1] == expected
