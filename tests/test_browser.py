@@ -271,3 +271,22 @@ def test_a_shared_link_reopens_the_same_view(server, page):
     main = fresh.locator("[data-testid=stMain]").inner_text()
     assert f"PCA of {TINY}'s" in main and not problems(fresh)
     fresh.context.close()
+
+
+def test_a_click_on_empty_space_decodes_that_place(server, page):
+    """vae_2d's map is its latent plane: a click anywhere (its invisible decode grid) shows the digit decoded
+    there. The warm click-to-digit time goes to test-artifacts/decode-click.json (the bench figure)."""
+    if not any(p.stem == "vae_2d" for p in pretrained_models()):
+        pytest.skip("needs the shipped vae_2d")
+    open_page(page, server.url, "Latent_space?model=vae_2d%20(pretrained)&map=pca", "Latent space", timeout=180)
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    times = []
+    for fx, fy in ((0.05, 0.05), (0.95, 0.95), (0.9, 0.1)):  # corners: empty space on any map
+        t0 = time.perf_counter()
+        page.mouse.click(area["x"] + area["width"] * fx, area["y"] + area["height"] * fy)
+        wait_text(page, re.compile(r"^decoded at \("))
+        times.append(settle(page) - t0)
+        assert_clean(page, "Latent space after a click on empty space")
+    (ARTIFACTS / "decode-click.json").write_text(json.dumps({"seconds": times}))
+    screenshot(page, "latent_space-decode-anywhere")
