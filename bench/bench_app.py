@@ -52,7 +52,7 @@ from tests.conftest import full_data_dir  # noqa: E402
 
 TARGETS = {"a": 10.0, "b_first": 1.0, "b_warm": 1.0, "c": 3.0, "d_compute": 60.0, "d_cached": 3.0}
 NEW = "bench-new"
-MAP_CAPTION = re.compile(r"(UMAP|PCA|t-SNE) of .*?'s ([\d,]+) test codes .*? — (.*?)\. Drag")
+MAP_CAPTION = re.compile(r"(UMAP|PCA|t-SNE) of .*?'s ([\d,]+) test codes .*? — (.*?)\. Click")
 # A few more strokes for the warm measurements, each adding ink somewhere else on the canvas.
 MORE = [[(40, 250), (90, 250)], [(230, 200), (250, 260)], [(30, 30), (60, 35)], [(240, 30), (250, 80)]]
 

@@ -33,14 +33,14 @@ with S.guard("Latent map"):
         proj.cached, f"computed now in {proj.seconds:.1f} s and "
                      + ("cached" if proj.saved else "not cached (the cache folder cannot be written)"))
     st.caption(f"{proj.label} of {entry.name}'s {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
-               "Drag a box (or pick lasso in the toolbar) to select digits; click a point to see it, or click "
-               "anywhere else to see what the model decodes there.")
+               "Click a point to see it, or anywhere else to see what the model decodes there; to select "
+               "digits, pick box or lasso select in the chart's toolbar and drag.")
     codes = S.codes(entry) if subset is None else S.codes(entry)[subset]
     plane = S.plane_picture(entry.sha256, model, (float(proj.coords[:, 0].min()), float(proj.coords[:, 0].max())),
                             (float(proj.coords[:, 1].min()), float(proj.coords[:, 1].max()))) \
         if entry.latent_dim == 2 else None  # the map is the latent plane: show what every place decodes to
     fig = figures.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
-                                dragmode="select", highlight=shared, grid=40, background=plane)
+                                dragmode="pan", highlight=shared, grid=40, background=plane)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"latent_chart.{entry.name}.{method}.{n}")
     rows, clicked = S.chart_selection(event, subset)

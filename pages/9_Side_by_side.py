@@ -5,8 +5,9 @@ import figures
 import widgets
 
 S.page("Side by side")
-st.caption("Two models' maps of the same test digits. Select digits on either map (a box, a lasso or a click): "
-           "the same digits are ringed on the other, so you see whether the two models group them alike.")
+st.caption("Two models' maps of the same test digits. Select digits on either map (drag a box, or pick the lasso "
+           "in its toolbar): the same digits are ringed on the other, so you see whether the two models group them "
+           "alike.")
 entries = S.models()
 S.require(entries)
 if len(entries) < 2:
