@@ -288,3 +288,15 @@ def test_side_by_side_links_the_selection(app_env):
     at.button(key="pair_clear").click().run()
     no_errors(at)
     assert any("Select digits on either map" in i.value for i in at.info)
+
+
+def test_a_shared_directions_view_reopens_from_its_url(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(page("pages/8_Directions.py"), default_timeout=300)
+    at.query_params.update({"model": "vae", "between": "digits", "from": "3", "to": "8", "row": "42", "reach": "2.5"})
+    at.run()
+    no_errors(at)
+    assert (at.selectbox(key="dir_a").value, at.selectbox(key="dir_b").value) == (3, 8)
+    assert at.number_input(key="dir_row").value == 42 and at.slider(key="dir_reach").value == 2.5
+    assert any("3s test digits to that of" in c.value for c in at.caption)
