@@ -17,16 +17,16 @@ if len(entries) < 2:
 c1, c2 = st.columns(2)
 with c1:
     left = S.pick_model("Left model", entries, key="pair_left")
+partners = [e for e in entries if e.name != left.name and e.dataset == left.dataset]  # the same test digits
+if not partners:
+    st.info(f"No other model of {left.dataset} to set beside {left.name}: train one on the Train page.")
+    st.stop()
 with c2:
-    right = S.pick_model("Right model", [e for e in entries if e.name != left.name], key="pair_right")
+    right = S.pick_model("Right model", partners, key="pair_right")
 
 with S.guard("Maps"):
     import torch
 
-    if left.dataset != right.dataset:
-        st.error(f"{left.name} and {right.name} were trained on different data ({left.dataset}, {right.dataset}): "
-                 "their test digits are not the same.")
-        st.stop()
     test = S.load_data(left.dataset, "test")
     maps = {e.name: (S.projection(e, "umap", compute=False)[0] or S.projection(e, "pca")[0]) for e in (left, right)}
     shown = st.session_state.get("pair_rows", [])

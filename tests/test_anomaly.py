@@ -110,7 +110,8 @@ def test_scores_are_cached_and_a_damaged_entry_is_recomputed(models, tmp_path, m
     assert where is None and np.allclose(fixed["nll"], first["nll"])
 
 
-def test_evaluate_ood_reports_every_set_and_score(models, offline_env):
+def test_evaluate_ood_reports_every_set_and_score(models, offline_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "cache"))  # nothing from an earlier run
     result = anomaly.evaluate_ood(models["dense"], "sha-dense-test", "mnist", ["noise"], k=2)
     assert [(r["set"], r["score"]) for r in result["rows"]] == [("noise", "mse"), ("noise", "bce"),
                                                                 ("noise", "bce_corrected")]
