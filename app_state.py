@@ -393,16 +393,16 @@ def quick_metrics(entry: ModelEntry) -> dict:
 
 
 @st.cache_resource(show_spinner="Scoring the test split and the out-of-distribution sets…", max_entries=24)
-def _anomaly(path: str, sha: str, dataset: str) -> dict:
+def _anomaly(path: str, sha: str, dataset: str, likelihood: bool) -> dict:
     from aecore import anomaly
 
-    model, _ = _load_model(path, sha)
-    return anomaly.evaluate_ood(model, sha, dataset)
+    # Shipped or cached scores need no model: it is loaded only when scores must be computed.
+    return anomaly.evaluate_ood(lambda: _load_model(path, sha)[0], sha, dataset, likelihood=likelihood)
 
 
 def anomaly_report(entry: ModelEntry) -> dict:
     """Anomaly scores of the test split and each OOD set, with the AUROC table: shipped, cached or computed."""
-    return _anomaly(str(entry.path), entry.sha256, entry.dataset)
+    return _anomaly(str(entry.path), entry.sha256, entry.dataset, entry.can("has_likelihood"))
 
 
 def auroc_table(entries: list[ModelEntry]):

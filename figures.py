@@ -150,7 +150,8 @@ def roc_figure(curves: dict, height: int = 340):
     """ROC curves, one per OOD set: ``curves`` maps a name to (false positive rate, true positive rate, AUROC)."""
     fig = go.Figure()
     for name, (fpr, tpr, auc) in curves.items():
-        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUROC {auc:.3f})")
+        keep = np.unique(np.linspace(0, len(fpr) - 1, 400).astype(int))  # a monotone curve: 400 points draw it
+        fig.add_scatter(x=fpr[keep], y=tpr[keep], mode="lines", name=f"{name} (AUROC {auc:.3f})")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance")
     fig.update_layout(height=height, margin=_margin(""), xaxis_title="test digits flagged (false positives)",
                       yaxis_title="OOD images flagged (true positives)", legend={"orientation": "h", "y": 1.15})

@@ -31,6 +31,7 @@ the OOD set (lower is better).
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aecore import cache
+from aecore import cache, storage
 from aecore.data import DATASETS, ImageData, load
 from aecore.models.base import N_CLASSES
 from aecore.seeding import generator
@@ -263,21 +264,29 @@ def image_set_key(data: ImageData) -> str:
     return data_key(data)
 
 
+def _model(model):
+    """A model, or a zero-argument function that loads one (so shipped scores never load the model)."""
+    return model if isinstance(model, torch.nn.Module) else model()
+
+
 def cached_scores(model, model_sha: str, data: ImageData, k: int = K_SAMPLES, folder=None,
-                  dkey: str | None = None) -> tuple[dict[str, np.ndarray], str | None]:
+                  dkey: str | None = None, likelihood: bool | None = None) -> tuple[dict[str, np.ndarray], str | None]:
     """Scores of every image in ``data``, from the shipped folder or the cache, else computed and cached.
+    ``model`` may be a function that loads it, called only on a miss (then say ``likelihood``: whether it
+    has one).
 
     Returns (scores, where): where is "shipped", "cache" or None (computed now). With ``folder``, only
     that folder is read and written (how the precompute script fills assets/)."""
     dkey = dkey or image_set_key(data)
     name = scores_name(model_sha, dkey, k)
-    wanted = [s.key for s in scores_for(model)]
+    has = model.has_likelihood if likelihood is None else likelihood
+    wanted = [s.key for s in SCORES if has or not s.needs_likelihood]
     hit = cache.get(name, folders=[folder] if folder else None)
     if hit is not None and all(key in hit[0] and len(hit[0][key]) == len(data) for key in wanted):
         return {key: hit[0][key].astype(np.float32) for key in wanted}, hit[1]
     from aecore.train import compute_copy
 
-    scores = compute_scores(compute_copy(model), data.images, k, complexity=complexity(data, dkey, folder))
+    scores = compute_scores(compute_copy(_model(model)), data.images, k, complexity=complexity(data, dkey, folder))
     cache.put(name, folder, **scores)
     return scores, None
 
@@ -297,19 +306,26 @@ def complexity(data: ImageData, dkey: str | None = None, folder=None) -> np.ndar
     return bits
 
 
+@functools.lru_cache(maxsize=8)
+def _image_sets(dataset: str, against: tuple[str, ...], root: str) -> dict[str, tuple[ImageData, str]]:
+    """The test split and the OOD sets with their content keys, made once per process (they depend only on
+    the data, and every source of a test split holds the same images)."""
+    sets = {"test": load(dataset, "test", root)} | {name: ood_set(name, dataset, data_dir=root) for name in against}
+    return {name: (data, image_set_key(data)) for name, data in sets.items()}
+
+
 def evaluate_ood(model, model_sha: str, dataset: str, against: list[str] | None = None, k: int = K_SAMPLES,
-                 data_dir=None, folder=None) -> dict:
+                 data_dir=None, folder=None, likelihood: bool | None = None) -> dict:
     """Scores of the test split and each OOD set, and the AUROC/FPR95 table: what ``aecore ood`` and the
-    Anomalies page show. ``where`` says where the scores came from ("shipped", "cache" or "computed"),
-    ``seconds`` how long it took, ``entries`` which cache entries hold them."""
+    Anomalies page show. ``model`` may be a function that loads it (see :func:`cached_scores`).
+    ``where`` says where the scores came from ("shipped", "cache" or "computed"), ``seconds`` how long it
+    took, ``entries`` which cache entries hold them."""
     t0 = time.perf_counter()
-    test = load(dataset, "test", data_dir)
-    images = {"test": test} | {name: ood_set(name, dataset, data_dir=data_dir)
-                               for name in against or set_names(dataset)}
+    images = _image_sets(dataset, tuple(against or set_names(dataset)), str(storage.data_root(data_dir)))
+    test = images["test"][0]
     scores, where, entries = {}, set(), []
-    for name, data in images.items():
-        dkey = image_set_key(data)
-        scores[name], hit = cached_scores(model, model_sha, data, k, folder, dkey)
+    for name, (data, dkey) in images.items():
+        scores[name], hit = cached_scores(model, model_sha, data, k, folder, dkey, likelihood)
         where.add(hit or "computed")
         entries += [scores_name(model_sha, dkey, k), complexity_name(dkey)]
     scores_in = scores.pop("test")
