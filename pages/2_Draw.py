@@ -60,7 +60,8 @@ with right, S.guard("Reconstructing"):
     else:
         st.caption("The reference classifier (assets/classifier.safetensors) is not installed.")
     names = [e.name for e in entries]
-    chosen = st.multiselect("Models", names, default=names[:6], key="draw_models")
+    digit_models = [e.name for e in entries if e.dataset == "mnist"]  # a drawing is a digit: MNIST models first
+    chosen = st.multiselect("Models", names, default=(digit_models or names)[:6], key="draw_models")
     picked = [e for e in entries if e.name in chosen]
     if any(e.conditional for e in picked):
         label = st.number_input("Digit label for the conditional model (cvae)", 0, 9,
