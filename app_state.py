@@ -139,13 +139,9 @@ def chart_selection(event, rows_of_points=None) -> tuple[list[int], tuple[float,
 @st.cache_data(show_spinner=False, max_entries=16)
 def plane_picture(sha: str, _model, xr: tuple, yr: tuple, n: int = 24) -> tuple[str, tuple, tuple]:
     """A 2-D latent plane decoded on an n x n grid, as one picture to lay under its map (made once a model)."""
-    import base64
+    import figures
 
-    from aecore import images
-    from aecore.generate import decode_plane
-
-    png = images.tile_png(decode_plane(_model, xr, yr, n), cols=n, scale=1, pad=0)
-    return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
+    return figures.plane_picture(_model, xr, yr, n)
 
 
 def direction_groups(entry: ModelEntry) -> dict | None:

@@ -67,10 +67,21 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
     return fig
 
 
+def _uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
 def map_picture(coords, labels) -> tuple[str, tuple, tuple]:
     """The points of a map as one PNG data URI, coloured by label, with the data ranges it spans."""
     png, xr, yr = images.scatter_png(coords, images.label_rgb(labels))
-    return "data:image/png;base64," + base64.b64encode(png).decode(), xr, yr
+    return _uri(png), xr, yr
+
+
+def plane_picture(model, xr: tuple, yr: tuple, n: int = 24) -> tuple[str, tuple, tuple]:
+    """A 2-D latent plane decoded on an n x n grid, as a data URI to lay under its map (``background``)."""
+    from aecore.generate import decode_plane
+
+    return _uri(images.tile_png(decode_plane(model, xr, yr, n), cols=n, scale=1, pad=0)), xr, yr
 
 
 def marker_map(picture: tuple[str, tuple, tuple], where, title: str = "", height: int = 420,

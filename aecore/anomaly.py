@@ -78,8 +78,11 @@ SCORE_BY_KEY = {s.key: s for s in SCORES}
 
 def scores_for(model_or_entry) -> list[Score]:
     """The scores a model (or catalog entry) has, in display order."""
-    likelihood = (model_or_entry.can("has_likelihood") if hasattr(model_or_entry, "can")
-                  else model_or_entry.has_likelihood)
+    return _scores(model_or_entry.can("has_likelihood") if hasattr(model_or_entry, "can")
+                   else model_or_entry.has_likelihood)
+
+
+def _scores(likelihood: bool) -> list[Score]:
     return [s for s in SCORES if likelihood or not s.needs_likelihood]
 
 
@@ -96,21 +99,26 @@ def png_bits(images: torch.Tensor) -> np.ndarray:
     return out
 
 
+def _bce(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of each reconstruction, in nats summed over pixels (clamped: no log 0)."""
+    p, target = recon.flatten(1).clamp(1e-6, 1 - 1e-6), x.flatten(1)
+    return -(target * p.log() + (1 - target) * (1 - p).log()).sum(1)
+
+
 @torch.no_grad()
-def _best_labels(model, x: torch.Tensor) -> torch.Tensor:
-    """For a conditional model: the label whose reconstruction (posterior mean) fits each image best."""
-    fits = []
-    for y in range(N_CLASSES):
-        labels = model.labels_for(y, len(x))
-        recon = model.reconstruct(x, labels).flatten(1).clamp(1e-6, 1 - 1e-6)
-        target = x.flatten(1)
-        fits.append(-(target * recon.log() + (1 - target) * (1 - recon).log()).sum(1))
-    return torch.stack(fits).argmin(0)
+def _reconstruct(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(reconstruction, labels): for a conditional model, each image's best-fitting label (by BCE of the
+    posterior-mean reconstruction) and that label's reconstruction; otherwise the plain one and None."""
+    if not model.conditional:
+        return model.reconstruct(x), None
+    recons = torch.stack([model.reconstruct(x, model.labels_for(y, len(x))) for y in range(N_CLASSES)])
+    labels = torch.stack([_bce(r, x) for r in recons]).argmin(0)
+    return recons[labels, torch.arange(len(x))], labels
 
 
 @torch.no_grad()
 def _batch_scores(model, x: torch.Tensor, k: int, gen) -> dict[str, torch.Tensor]:
-    labels = _best_labels(model, x) if model.conditional else None
+    recon, labels = _reconstruct(model, x)  # the posterior mean for VAEs, as everywhere else in the app
     out = {}
     if model.has_likelihood:
         logw = model.log_weights(x, labels, k, generator=gen)
@@ -118,10 +126,8 @@ def _batch_scores(model, x: torch.Tensor, k: int, gen) -> dict[str, torch.Tensor
         # to the best label's -log p(x|y) is an upper bound, tight when one label explains the image.
         prior = math.log(N_CLASSES) if model.conditional else 0.0
         out = {"neg_elbo": -logw.mean(1) + prior, "nll": -(torch.logsumexp(logw, 1) - math.log(k)) + prior}
-    recon = model.reconstruct(x, labels)  # the posterior mean for VAEs, as everywhere else in the app
-    flat, target = recon.flatten(1).clamp(1e-6, 1 - 1e-6), x.flatten(1)
-    out["mse"] = (flat - target).pow(2).mean(1)
-    out["bce"] = -(target * flat.log() + (1 - target) * (1 - flat).log()).sum(1)
+    out["mse"] = (recon.clamp(1e-6, 1 - 1e-6) - x).flatten(1).pow(2).mean(1)
+    out["bce"] = _bce(recon, x)
     return out
 
 
@@ -279,8 +285,7 @@ def cached_scores(model, model_sha: str, data: ImageData, k: int = K_SAMPLES, fo
     that folder is read and written (how the precompute script fills assets/)."""
     dkey = dkey or image_set_key(data)
     name = scores_name(model_sha, dkey, k)
-    has = model.has_likelihood if likelihood is None else likelihood
-    wanted = [s.key for s in SCORES if has or not s.needs_likelihood]
+    wanted = [s.key for s in _scores(model.has_likelihood if likelihood is None else likelihood)]
     hit = cache.get(name, folders=[folder] if folder else None)
     if hit is not None and all(key in hit[0] and len(hit[0][key]) == len(data) for key in wanted):
         return {key: hit[0][key].astype(np.float32) for key in wanted}, hit[1]

@@ -221,17 +221,25 @@ def encodings(model, model_sha: str, data, dkey: str | None = None) -> torch.Ten
     return codes.to(torch.float16).to(torch.float32)
 
 
+def _neighbour_mean(values, reference: torch.Tensor, queries: torch.Tensor, k: int) -> torch.Tensor:
+    """For each query (Q, D): the mean of ``values`` over its ``k`` nearest ``reference`` rows, weighted by
+    inverse distance. Maps a code onto the map (values = coords) or a place onto the codes (values = codes)."""
+    from aecore.metrics import nearest_codes
+
+    idx, sq_dist = nearest_codes(queries.to(reference.dtype), reference, min(k, len(reference)))
+    w = 1.0 / (sq_dist.sqrt() + 1e-6)
+    picked = torch.as_tensor(np.asarray(values), dtype=torch.float32)[idx]  # (Q, k, d)
+    return (picked * w[..., None]).sum(1) / w.sum(1, keepdim=True)
+
+
 def locate(codes: torch.Tensor, coords: np.ndarray, query: torch.Tensor, k: int = 10) -> np.ndarray:
-    """Place a new code on an existing map: the distance-weighted mean of its neighbours' positions.
+    """Place new codes (D,) or (Q, D) on an existing map: the distance-weighted mean of their neighbours'
+    positions, (2,) or (Q, 2).
 
     Works for every method (t-SNE and UMAP maps have no exact transform for an unseen point).
     """
-    from aecore.metrics import nearest_codes
-
-    idx, sq_dist = nearest_codes(query.reshape(1, -1).to(codes.dtype), codes, min(k, len(codes)))
-    w = 1.0 / (sq_dist[0].sqrt().numpy() + 1e-6)
-    pts = np.asarray(coords)[idx[0].numpy()]
-    return (pts * w[:, None]).sum(0) / w.sum()
+    where = _neighbour_mean(coords, codes, query.reshape(-1, codes.shape[1]), k).numpy()
+    return where[0] if query.dim() == 1 else where
 
 
 def code_at(codes, coords, point, k: int = 10) -> torch.Tensor:
@@ -249,10 +257,7 @@ def code_at(codes, coords, point, k: int = 10) -> torch.Tensor:
     again = (z - centre_z) @ basis.T
     if float((again - (xy - centre_xy)).norm() / (xy - centre_xy).norm()) < 0.01:
         return ((p - centre_xy) @ basis + centre_z)[0]
-    d = (xy - p).norm(dim=1)
-    near = d.topk(min(k, len(d)), largest=False)
-    w = 1.0 / (near.values + 1e-6)
-    return (z[near.indices] * w[:, None]).sum(0) / w.sum()
+    return _neighbour_mean(z, xy, p, k)[0]
 
 
 @torch.no_grad()
@@ -267,4 +272,4 @@ def posterior_on_map(model, x: torch.Tensor, codes, coords, label: int | None = 
     if model.latent_dim == 2:
         return {"centre": mu[0].tolist(), "radii": (2 * std[0]).tolist()}
     z = mu + std * torch.randn((n, model.latent_dim), generator=generator(seed))
-    return {"samples": np.stack([locate(codes, coords, s) for s in z])}
+    return {"samples": locate(codes, coords, z)}

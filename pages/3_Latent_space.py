@@ -1,4 +1,3 @@
-import numpy as np
 import streamlit as st
 
 import app_state as S
@@ -6,6 +5,7 @@ import figures
 import widgets
 from aecore import export, projection
 from aecore.generate import decode_mean
+from aecore.metrics import nearest_codes
 from aecore.projection import METHOD_NAMES, METHODS
 
 S.page("Latent space")
@@ -59,7 +59,7 @@ with S.guard("Selection"):
 
     if clicked:
         z = projection.code_at(codes, proj.coords, clicked)
-        nearest = int(((proj.coords - np.array(clicked)) ** 2).sum(1).argmin())  # its label, for a cvae
+        nearest = int(nearest_codes(torch.tensor([clicked]), torch.from_numpy(proj.coords), 1)[0][0, 0])
         label = int(test.labels[nearest if subset is None else subset[nearest]])
         with torch.no_grad():
             widgets.digits(model.decode(z[None], model.labels_for(label, 1)), scale=6,

@@ -3,15 +3,14 @@
 from dataclasses import dataclass
 
 from aecore.config import param
-from aecore.models.vae import VAE
+from aecore.models.vae import VAE, VAEConfig
 
 
 @dataclass
-class VAE2DConfig:
+class VAE2DConfig(VAEConfig):
+    """The VAE's settings; only the default code size differs (a redefined field keeps its place)."""
+
     latent_dim: int = param(2, "Size of the latent space (2: the map is the latent plane itself)", min=1, max=256)
-    hidden1: int = param(512, "Width of the first hidden layer", min=16, max=2048)
-    hidden2: int = param(256, "Width of the second hidden layer", min=16, max=2048)
-    beta: float = param(1.0, "Weight of the KL term (1 = the true ELBO)", min=0.0, max=100.0)
 
 
 class VAE2D(VAE):
