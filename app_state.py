@@ -5,6 +5,7 @@ All logic lives in aecore; figures.py draws, widgets.py holds the shared widgets
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -157,16 +158,28 @@ def keep_direction_group(entry: ModelEntry, which: str, rows: list[int]) -> None
 
 # -- shareable views ---------------------------------------------------------------------------------
 
-def restore_view(params: dict[str, tuple[str, list]]) -> list[int]:
+class Within(NamedTuple):
+    """A number range, as the allowed values of a :func:`restore_view` parameter."""
+
+    low: float
+    high: float
+
+
+def restore_view(params: dict[str, tuple[str, Sequence]], view: str | None = None) -> list[int]:
     """On a session's first run of a page, copy the URL's view into its widgets, so a shared link reopens
-    the same view: ``params`` maps a URL parameter to (widget key, allowed values); a value that is not
-    allowed (an old model, a typo) is ignored. Returns the test rows of a shared selection (``sel``)."""
-    flag = "_view_restored." + ".".join(key for key, _ in params.values())
+    the same view: ``params`` maps a URL parameter to (widget key, allowed values), or to (widget key,
+    Within(low, high)) for a number in that range; a value that is not allowed (an old model, a typo) is ignored.
+    Returns the test rows of a shared selection (``sel``). Plain widgets need none of this: they take
+    ``bind="query-params"``; this serves what such a binding cannot (a selection, keys that change with the
+    model, choices shown with a caption). ``view`` names the restore when the keys change with the model
+    (it then happens once per session, not once per key)."""
+    flag = "_view_restored." + (view or ".".join(key for key, _ in params.values()))
     if not st.session_state.get(flag):
         st.session_state[flag] = True
         for param, (key, allowed) in params.items():
             text = st.query_params.get(param)
-            value = next((a for a in allowed if str(a) == text), None)
+            value = _number_in(text, allowed) if isinstance(allowed, Within) else next(
+                (a for a in allowed if str(a) == text), None)
             if value is not None:
                 st.session_state[key] = value
         try:
@@ -174,6 +187,14 @@ def restore_view(params: dict[str, tuple[str, list]]) -> list[int]:
         except ValueError:
             st.session_state[flag + ".sel"] = []
     return st.session_state.get(flag + ".sel", [])
+
+
+def _number_in(text: str | None, bounds: Within) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if bounds[0] <= value <= bounds[1] else None
 
 
 def share_view(values: dict, rows: list[int] | None = None, limit: int = 300) -> None:
@@ -234,12 +255,18 @@ def require(entries: list[ModelEntry], what: str = "models") -> None:
         st.stop()
 
 
-def pick_model(label: str, entries: list[ModelEntry], key: str) -> ModelEntry:
+def pick_model(label: str, entries: list[ModelEntry], key: str, url: str | None = None) -> ModelEntry:
+    """A model picker; with ``url`` the choice is also the URL parameter of that name (``?model=vae``), so a
+    copied link opens the same model."""
     names = [e.name for e in entries]
+    if url:
+        restore_view({url: (key, names)})
     if st.session_state.get(key) not in names:
         st.session_state.pop(key, None)
     name = st.selectbox(label, names, key=key,
                         format_func=lambda n: f"{n} — {next(e.variant for e in entries if e.name == n)}")
+    if url:
+        st.query_params[url] = name
     return next(e for e in entries if e.name == name)
 
 

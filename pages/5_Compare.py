@@ -8,6 +8,7 @@ from aecore import compare
 from aecore.metric_info import METRICS, better_directions, column_config
 from aecore.noise import NOISE_KINDS
 
+Q = "query-params"  # the controls are bound to the URL, so a copied link reopens this view
 S.page("Compare")
 entries = S.models()
 S.require(entries)
@@ -26,7 +27,8 @@ with S.guard("Metrics"):
                      column_config={k: st.column_config.NumberColumn(format=f) for k, f in column_config(df).items()})
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
                "a 2,000-image test slice). " + better_directions(df))
-    metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric")
+    metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric",
+                          bind=Q)
     if metric:
         st.plotly_chart(px.bar(df.dropna(subset=[metric]), x="model", y=metric, color="variant", height=320),
                         key="metric_chart")
@@ -34,8 +36,8 @@ with S.guard("Metrics"):
 with S.guard("Same digits, every model"):
     st.subheader("The same test digits through every model")
     c1, c2 = st.columns(2)
-    n = c1.slider("Digits", 4, 16, 10, key="compare_n")
-    seed = 0 if S.presenter() else c2.number_input("Seed", 0, 10_000, 0, key="compare_seed")
+    n = c1.slider("Digits", 4, 16, 10, key="compare_n", bind=Q)
+    seed = 0 if S.presenter() else c2.number_input("Seed", 0, 10_000, 0, key="compare_seed", bind=Q)
     by_data: dict[str, list] = {}
     for e in entries:
         by_data.setdefault(e.dataset, []).append(e)
@@ -56,12 +58,12 @@ with S.guard("Denoising"):
         st.info("This view needs a denoising model and one other (e.g. dense): train them on the Train page.")
     else:
         c = st.columns(4)
-        kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind")
-        level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level")
+        kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind", bind=Q)
+        level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level", bind=Q)
         with c[2]:
-            a = S.pick_model("Plain model", plain, key="noise_plain")
+            a = S.pick_model("Plain model", plain, key="noise_plain", url="plain")
         with c[3]:
-            b = S.pick_model("Denoising model", noisy_models, key="noise_denoising")
+            b = S.pick_model("Denoising model", noisy_models, key="noise_denoising", url="denoising")
         test = S.load_data(a.dataset, "test")
         idx = compare.sample_indices(10, len(test), seed)
         res = compare.denoise_demo({a.name: S.load_model(a)[0], b.name: S.load_model(b)[0]},

@@ -15,14 +15,16 @@ S.require(entries)
 
 c1, c2 = st.columns(2)
 with c1:
-    entry = S.pick_model("Model", entries, key="anomaly_model")
+    entry = S.pick_model("Model", entries, key="anomaly_model", url="model")
 scores = {s.key: s for s in anomaly.scores_for(entry)}
 
 with S.guard("Anomaly scores"):
     model, test = S.load_or_stop(entry)
     report = S.anomaly_report(entry)
     best = anomaly.best_score(report["rows"])
-    key = c2.selectbox("Score", list(scores), index=list(scores).index(best), key=f"anomaly_score.{entry.name}",
+    score_key = f"anomaly_score.{entry.name}"
+    S.restore_view({"score": (score_key, list(scores))}, view="anomaly_score")
+    key = c2.selectbox("Score", list(scores), index=list(scores).index(best), key=score_key,
                        format_func=lambda k: scores[k].label + (" (best here)" if k == best else ""),
                        help="; ".join(f"{s.label}: {s.help}" for s in scores.values()))
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
@@ -32,9 +34,13 @@ with S.guard("Anomaly scores"):
     normal = report["test"][key]
     others = {anomaly.SET_LABELS[name]: values[key] for name, values in report["sets"].items()}
     lo, hi = (float(v) for v in np.percentile(normal, [50, 100]))
-    threshold = st.slider(f"Threshold ({scores[key].unit})", lo, hi + (hi - lo) * 0.5,
-                          float(np.percentile(normal, 95)), key=f"anomaly_threshold.{entry.name}.{key}",
-                          help="images scoring above it are flagged; it starts where 5% of test images are")
+    top = hi + (hi - lo) * 0.5
+    slider_key = f"anomaly_threshold.{entry.name}.{key}"
+    S.restore_view({"threshold": (slider_key, S.Within(lo, top))}, view="anomaly_threshold")
+    threshold = st.slider(f"Threshold ({scores[key].unit})", lo, top, float(np.percentile(normal, 95)),
+                          key=slider_key, help="images scoring above it are flagged; it starts where 5% of test "
+                                               "images are")
+    S.share_view({"score": key, "threshold": f"{threshold:.6g}"})
     flagged = {"test split": anomaly.flagged_share(normal, threshold)} | {
         name: anomaly.flagged_share(v, threshold) for name, v in others.items()}
     st.markdown("**Flagged:** " + " · ".join(f"{name} {share:.1%}" for name, share in flagged.items()))

@@ -16,20 +16,22 @@ if len(entries) < 2:
 
 c1, c2 = st.columns(2)
 with c1:
-    left = S.pick_model("Left model", entries, key="pair_left")
+    left = S.pick_model("Left model", entries, key="pair_left", url="left")
 partners = [e for e in entries if e.name != left.name and e.dataset == left.dataset]  # the same test digits
 if not partners:
     st.info(f"No other model of {left.dataset} to set beside {left.name}: train one on the Train page.")
     st.stop()
 with c2:
-    right = S.pick_model("Right model", partners, key="pair_right")
+    right = S.pick_model("Right model", partners, key="pair_right", url="right")
 
 with S.guard("Maps"):
     import torch
 
     test = S.load_data(left.dataset, "test")
     maps = {e.name: (S.projection(e, "umap", compute=False)[0] or S.projection(e, "pca")[0]) for e in (left, right)}
-    shown = st.session_state.get("pair_rows", [])
+    shared = S.restore_view({}, view="pair")  # the selection of a shared link
+    shown = st.session_state.setdefault("pair_rows", [r for r in shared if 0 <= r < len(test)])
+    S.share_view({}, shown)
     picked = {}
     for col, e in zip((c1, c2), (left, right), strict=True):
         proj = maps[e.name]

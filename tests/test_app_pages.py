@@ -300,3 +300,54 @@ def test_a_shared_directions_view_reopens_from_its_url(app_env):
     assert (at.selectbox(key="dir_a").value, at.selectbox(key="dir_b").value) == (3, 8)
     assert at.number_input(key="dir_row").value == 42 and at.slider(key="dir_reach").value == 2.5
     assert any("3s test digits to that of" in c.value for c in at.caption)
+
+
+def _opened_with(path: str, params: dict):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(page(path), default_timeout=300)
+    at.query_params.update(params)
+    at.run()
+    no_errors(at)
+    return at
+
+
+def test_a_shared_generate_view_reopens_from_its_url(app_env):
+    """The model, the tab and every control come back from a link (the browser writes bound controls into the
+    URL; the browser test checks that)."""
+    at = _opened_with("pages/4_Generate.py", {"model": "cvae", "gen_tab": "Manifold", "gen_temp": "1.5",
+                                               "gen_seed": "7", "gen_i1": "42", "gen_mode": "spherical (slerp)", "gen_gn": "9"})
+    assert at.selectbox(key="gen_model").value == "cvae"
+    assert at.slider(key="gen_temp").value == 1.5 and at.number_input(key="gen_seed").value == 7
+    assert at.number_input(key="gen_i1").value == 42 and at.radio(key="gen_mode").value == "slerp"
+    assert at.slider(key="gen_gn").value == 9
+    assert at.session_state["gen_tab"] == "Manifold"
+    assert at.query_params["model"] in ("cvae", ["cvae"])
+
+
+def test_a_shared_compare_view_reopens_from_its_url(app_env):
+    at = _opened_with("pages/5_Compare.py", {"compare_n": "6", "compare_seed": "3", "noise_kind": "salt_pepper",
+                                              "noise_level": "0.3"})
+    assert at.slider(key="compare_n").value == 6 and at.number_input(key="compare_seed").value == 3
+    assert at.selectbox(key="noise_kind").value == "salt_pepper" and at.slider(key="noise_level").value == 0.3
+
+
+def test_a_shared_anomalies_view_reopens_from_its_url(app_env):
+    first = _opened_with("pages/6_Anomalies.py", {"model": "vae", "score": "mse"})
+    slider = first.slider(key="anomaly_threshold.vae.mse")
+    middle = f"{(slider.min + slider.max) / 2:.6g}"
+    at = _opened_with("pages/6_Anomalies.py", {"model": "vae", "score": "mse", "threshold": middle})
+    assert at.selectbox(key="anomaly_model").value == "vae"
+    assert at.selectbox(key="anomaly_score.vae").value == "mse"
+    assert at.slider(key="anomaly_threshold.vae.mse").value == pytest.approx(float(middle))
+    at.selectbox(key="anomaly_score.vae").set_value("bce").run()  # the old threshold is not carried over
+    no_errors(at)
+    assert at.query_params["score"] in ("bce", ["bce"])
+    assert float(at.query_params["threshold"] if isinstance(at.query_params["threshold"], str)
+                 else at.query_params["threshold"][0]) != pytest.approx(float(middle))
+
+
+def test_a_shared_side_by_side_view_reopens_from_its_url(app_env):
+    at = _opened_with("pages/9_Side_by_side.py", {"left": "vae", "right": "dense", "sel": "5,6,7"})
+    assert (at.selectbox(key="pair_left").value, at.selectbox(key="pair_right").value) == ("vae", "dense")
+    assert any(m.value.startswith("**3 digits selected**") for m in at.markdown)
