@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fast-eval", action="store_true", help="report test MSE only (skip kNN and the rest)")
     t.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
     t.add_argument("--evolution", action="store_true",
-                   help="keep a map of 2,000 test digits per epoch in the checkpoint (the Train page replays it)")
+                   help="keep a map of 1,000 test digits per epoch in the checkpoint (the Train page replays it)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
     e = sub.add_parser("eval", parents=[common], help="evaluate a checkpoint on the test split")

@@ -127,7 +127,7 @@ class Recorder:
         return Evolution(np.stack(self.frames), self.probe.rows, self.probe.labels.numpy())
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        """The frames as extra checkpoint tensors (``checkpoint.save(..., extras=...)``): 8 kB per epoch."""
+        """The frames as extra checkpoint tensors (``checkpoint.save(..., extras=...)``): 4 kB per epoch."""
         ev = self.evolution()
         arrays = (ev.frames, ev.rows.astype(np.int32), ev.labels.astype(np.uint8))
         return {name: torch.from_numpy(a) for name, a in zip(NAMES, arrays, strict=True)}

@@ -52,7 +52,7 @@ class TrainingJob:
         self.preview_n = preview_n
         self.eval_size = eval_size
         self.report_every = report_every
-        self.record_evolution = record_evolution  # a map of 2,000 test digits per epoch (aecore.evolution)
+        self.record_evolution = record_evolution  # a map of 1,000 test digits per epoch (aecore.evolution)
         self.id = uuid.uuid4().hex[:12]
         self.created = time.time()
         self._checkpoint: bytes | None = None  # kept until saved, so a failed save loses nothing

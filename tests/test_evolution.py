@@ -52,7 +52,7 @@ def run(bundled_train, bundled_test):
 def test_one_frame_per_epoch_and_no_flips_between_them(run):
     _, rec, _ = run
     ev = rec.evolution()
-    assert ev.frames.shape == (4, 2000, 2) and ev.frames.dtype == np.float16  # epoch 0 is the untrained model
+    assert ev.frames.shape == (4, evolution.PROBE_SIZE, 2) and ev.frames.dtype == np.float16  # epoch 0 is the untrained model
     for before, after in zip(ev.frames[:-1].astype(np.float32), ev.frames[1:].astype(np.float32), strict=True):
         agreement = np.diag(before.T @ after) / len(before)
         assert (agreement > 0).all(), agreement  # no axis flipped sign (nor swapped) from one epoch to the next
@@ -105,7 +105,7 @@ def test_cli_keeps_frames_with_evolution(offline_env, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["epochs"] == 2
-    assert evolution.from_checkpoint(out.read_bytes()).frames.shape == (3, 2000, 2)
+    assert evolution.from_checkpoint(out.read_bytes()).frames.shape == (3, evolution.PROBE_SIZE, 2)
 
 
 # -- the Train page ----------------------------------------------------------------------------------
@@ -124,10 +124,10 @@ def test_train_page_shows_the_map_and_replays_it(app_env):
     at.button(key="start").click().run()
     job = jobs.BOARD.get(at.session_state["job_id"])
     assert job.join(120) and job.status == jobs.DONE, job.snapshot()["message"]
-    assert job.snapshot()["evolution"].frames.shape == (3, 2000, 2)
+    assert job.snapshot()["evolution"].frames.shape == (3, evolution.PROBE_SIZE, 2)
     at.run()
     no_errors(at)
-    assert any(t.startswith("After epoch 2: 2,000 test digits") for t in _titles(at))
+    assert any(t.startswith(f"After epoch 2: {evolution.PROBE_SIZE:,} test digits") for t in _titles(at))
     at.slider(key=f"evolution.{job.id}").set_value(0).run()
     no_errors(at)
     assert any(t.startswith("Before training") for t in _titles(at))
