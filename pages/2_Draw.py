@@ -60,8 +60,10 @@ with right, S.guard("Reconstructing"):
     else:
         st.caption("The reference classifier (assets/classifier.safetensors) is not installed.")
     names = [e.name for e in entries]
-    digit_models = [e.name for e in entries if e.dataset == "mnist"]  # a drawing is a digit: MNIST models first
-    chosen = st.multiselect("Models", names, default=(digit_models or names)[:6], key="draw_models")
+    digit_models = [e for e in entries if e.dataset == "mnist"] or entries  # a drawing is a digit: MNIST models
+    likely = [e.name for e in digit_models if e.can("has_likelihood")][:1]  # a VAE shows its posterior below
+    default = list(dict.fromkeys([e.name for e in digit_models[:6 - len(likely)]] + likely))
+    chosen = st.multiselect("Models", names, default=default, key="draw_models")
     picked = [e for e in entries if e.name in chosen]
     if any(e.conditional for e in picked):
         label = st.number_input("Digit label for the conditional model (cvae)", 0, 9,
@@ -84,7 +86,8 @@ with right, S.guard("Code grid"):
 
 with right, S.guard("Latent map"):
     if picked:
-        e = S.pick_model("Place the digit on this model's latent map", picked, key="draw_map_model")
+        e = S.pick_model("Place the digit on this model's latent map", key="draw_map_model",
+                         entries=sorted(picked, key=lambda m: not m.can("has_likelihood")))  # posterior first
         model, _ = S.load_model(e)
         codes = S.codes(e)
         proj, _ = S.projection(e, "umap", compute=False)

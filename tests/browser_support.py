@@ -278,6 +278,47 @@ def set_number(page, label: str, value) -> None:
     settle(page)
 
 
+def box_select(page, chart, box=(0.25, 0.25, 0.75, 0.75)) -> None:
+    """Drag Plotly's box selection over ``box`` (fractions of the plot area: x0, y0, x1, y1) of ``chart``."""
+    chart.hover()
+    chart.locator(".modebar-btn[data-val='select']").first.click()  # Plotly's "Box Select"
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    x0, y0 = area["x"] + area["width"] * box[0], area["y"] + area["height"] * box[1]
+    x1, y1 = area["x"] + area["width"] * box[2], area["y"] + area["height"] * box[3]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 16):
+        page.mouse.move(x0 + (x1 - x0) * k / 15, y0 + (y1 - y0) * k / 15)
+    page.mouse.up()
+
+
+def trace_names(page) -> list[list[str]]:
+    """The trace names of each Plotly chart on the page, in page order (what the figure really holds)."""
+    return page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .map(gd => (gd.data || []).map(t => t.name || ''))""")
+
+
+def trace_mean(page, chart: int, name: str) -> tuple[float, float] | None:
+    """The mean (x, y) of the points of the trace called ``name`` in the ``chart``-th Plotly chart."""
+    return page.evaluate("""([i, name]) => {
+        const gd = document.querySelectorAll('.js-plotly-plot')[i];
+        const t = gd && (gd._fullData || []).find(t => t.name === name);  // decoded (data may hold base64)
+        if (!t) return null;
+        const mean = a => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
+        return [mean(t.x), mean(t.y)];
+    }""", [chart, name])
+
+
+def slide(page, label: str, presses: int) -> None:
+    """Move the st.slider labelled ``label`` by ``presses`` steps with the keyboard (negative: left)."""
+    thumb = page.locator("[data-testid=stSlider]").filter(
+        has=page.locator("[data-testid=stWidgetLabel]", has_text=label)).first.get_by_role("slider")
+    thumb.focus()
+    for _ in range(abs(presses)):
+        thumb.press("ArrowRight" if presses > 0 else "ArrowLeft")
+    settle(page)
+
+
 # -- screenshots -----------------------------------------------------------------------------------
 
 def screenshot(page, name: str, folder: Path = ARTIFACTS) -> Path:

@@ -315,8 +315,9 @@ def _opened_with(path: str, params: dict):
 def test_a_shared_generate_view_reopens_from_its_url(app_env):
     """The model, the tab and every control come back from a link (the browser writes bound controls into the
     URL; the browser test checks that)."""
-    at = _opened_with("pages/4_Generate.py", {"model": "cvae", "gen_tab": "Manifold", "gen_temp": "1.5",
-                                               "gen_seed": "7", "gen_i1": "42", "gen_mode": "spherical (slerp)", "gen_gn": "9"})
+    shared = {"model": "cvae", "gen_tab": "Manifold", "gen_temp": "1.5", "gen_seed": "7", "gen_i1": "42",
+              "gen_mode": "spherical (slerp)", "gen_gn": "9"}
+    at = _opened_with("pages/4_Generate.py", shared)
     assert at.selectbox(key="gen_model").value == "cvae"
     assert at.slider(key="gen_temp").value == 1.5 and at.number_input(key="gen_seed").value == 7
     assert at.number_input(key="gen_i1").value == 42 and at.radio(key="gen_mode").value == "slerp"

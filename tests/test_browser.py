@@ -27,6 +27,7 @@ from .browser_support import (
     VIEWPORT,
     AppServer,
     app_env,
+    box_select,
     captions,
     choose,
     chosen,
@@ -38,7 +39,10 @@ from .browser_support import (
     screenshot,
     set_number,
     settle,
+    slide,
     stroke,
+    trace_mean,
+    trace_names,
     train_cli,
     wait_text,
 )
@@ -144,18 +148,7 @@ def test_draw_a_digit_shows_reconstructions(server, page):
 def test_box_select_on_the_latent_map_shows_the_digits(server, page):
     open_page(page, server.url, "Latent_space", "Latent space", timeout=180)
     assert "Select digits on the map" in page.locator("[data-testid=stMain]").inner_text()
-    chart = page.locator("[data-testid=stPlotlyChart]").first
-    chart.hover()
-    page.locator(".modebar-btn[data-val='select']").first.click()  # Plotly's "Box Select"
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    # A box over the middle half of the plot: on any map it holds many digits.
-    x0, y0 = area["x"] + area["width"] * 0.25, area["y"] + area["height"] * 0.25
-    x1, y1 = area["x"] + area["width"] * 0.75, area["y"] + area["height"] * 0.75
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for k in range(1, 16):
-        page.mouse.move(x0 + (x1 - x0) * k / 15, y0 + (y1 - y0) * k / 15)
-    page.mouse.up()
+    box_select(page, page.locator("[data-testid=stPlotlyChart]").first)  # the middle half: many digits on any map
     summary = wait_text(page, re.compile(r"^\d+ digits selected|^Test digit #\d+"))
     settle(page)
     assert_clean(page, "Latent space after a box selection")
@@ -290,3 +283,87 @@ def test_a_click_on_empty_space_decodes_that_place(server, page):
         assert_clean(page, "Latent space after a click on empty space")
     (ARTIFACTS / "decode-click.json").write_text(json.dumps({"seconds": times}))
     screenshot(page, "latent_space-decode-anywhere")
+
+
+def _needs_shipped(*names: str) -> None:
+    missing = set(names) - {p.stem for p in pretrained_models()}
+    if missing:
+        pytest.skip(f"needs the shipped {', '.join(sorted(missing))}")
+
+
+def test_the_vae_posterior_moves_with_each_stroke(server, page):
+    """Draw: a VAE is among the default models and its map comes first, with samples of q(z|x) that move with
+    each stroke, in the same run as the reconstructions. Stroke -> settled page times go to
+    test-artifacts/browser/draw-posterior.json."""
+    _needs_shipped("vae")
+    open_page(page, server.url, "Draw", "Draw")
+    times, centres = [], []
+    for points in (SEVEN, ONE):
+        stroke(page, points)
+        t0 = time.perf_counter()
+        wait_text(page, "nearest test digits in latent space")
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(gd => "
+                               "(gd.data || []).some(t => t.name === 'samples of q(z|x)'))")
+        times.append(settle(page) - t0)
+        assert_clean(page, "Draw with a VAE's posterior")
+        assert any("samples of q(z|x)" in names and "your digit" in names for names in trace_names(page))
+        chart = next(i for i, names in enumerate(trace_names(page)) if "samples of q(z|x)" in names)
+        centres.append(trace_mean(page, chart, "samples of q(z|x)"))
+    assert centres[0] != centres[1], "the posterior did not move with the second stroke"
+    (ARTIFACTS / "draw-posterior.json").write_text(json.dumps({"stroke_to_settled_s": times}))
+    screenshot(page, "draw-posterior")
+
+
+def test_directions_demo_four_to_nine_and_thin_to_bold(server, page):
+    """The demo path: a shared link opens 4 -> 9 on the vae; the reach slider moves; then thin -> bold."""
+    _needs_shipped("vae")
+    open_page(page, server.url, "Directions?model=vae%20(pretrained)&between=digits&from=4&to=9", "Directions")
+    wait_text(page, re.compile(r"^From the mean code of [\d,]+ 4s test digits to that of [\d,]+ 9s"))
+    assert any(c.startswith("← towards 4s") for c in captions(page))
+    slide(page, "How far each way", 3)
+    assert "reach=2.25" in page.url
+    assert_clean(page, "Directions, 4 to 9")
+    screenshot(page, "directions-4-to-9")
+    page.get_by_text("thin → bold").click()
+    settle(page)
+    wait_text(page, re.compile(r"thin test digits to that of"))
+    assert any("towards bold" in c for c in captions(page)) and "between=ink" in page.url
+    assert_clean(page, "Directions, thin to bold")
+    screenshot(page, "directions-thin-to-bold")
+
+
+def test_side_by_side_demo_rings_a_selection_on_both_maps(server, page):
+    _needs_shipped("vae", "dense")
+    open_page(page, server.url, "Side_by_side?left=vae%20(pretrained)&right=dense%20(pretrained)", "Side by side",
+              timeout=180)
+    assert [n for n in trace_names(page) if "shared selection" in n] == []
+    box_select(page, page.locator("[data-testid=stPlotlyChart]").first, (0.3, 0.3, 0.6, 0.6))
+    summary = wait_text(page, re.compile(r"^\d+ digits selected"))
+    settle(page)
+    assert_clean(page, "Side by side after a selection")
+    n = int(re.match(r"(\d+)", summary.inner_text()).group(1))
+    names = trace_names(page)
+    assert len(names) == 2 and all("shared selection" in chart for chart in names)  # ringed on both maps
+    assert "sel=" in page.url and "left=vae" in page.url
+    assert len(captions(page, "reconstructions")) == 2 and n >= 1
+    screenshot(page, "side_by_side-linked")
+
+
+def test_generate_controls_go_into_the_url(server, page):
+    """A moved slider lands in the URL; that URL opens the same tab and value in a fresh session."""
+    _needs_shipped("vae")
+    open_page(page, server.url, "Generate?model=vae%20(pretrained)", "Generate")
+    page.get_by_role("tab", name="Traverse").click()
+    settle(page)
+    slide(page, "Range ±", -2)
+    assert "gen_span=2.0" in page.url or "gen_span=2" in page.url, page.url
+    assert "gen_tab=Traverse" in page.url
+    fresh = page.context.browser.new_context(viewport=VIEWPORT).new_page()
+    fresh.goto(page.url)
+    fresh.locator("[data-testid=stMain] h1").first.wait_for()
+    settle(fresh)
+    slider = fresh.locator("[data-testid=stSlider]").filter(has_text="Range ±").first
+    assert slider.locator("[data-testid=stSliderThumbValue]").inner_text() == "2.00"
+    assert fresh.get_by_role("tab", name="Traverse").get_attribute("aria-selected") == "true"
+    assert not problems(fresh)
+    fresh.context.close()

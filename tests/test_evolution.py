@@ -52,7 +52,8 @@ def run(bundled_train, bundled_test):
 def test_one_frame_per_epoch_and_no_flips_between_them(run):
     _, rec, _ = run
     ev = rec.evolution()
-    assert ev.frames.shape == (4, evolution.PROBE_SIZE, 2) and ev.frames.dtype == np.float16  # epoch 0 is the untrained model
+    # epoch 0 is the untrained model
+    assert ev.frames.shape == (4, evolution.PROBE_SIZE, 2) and ev.frames.dtype == np.float16
     for before, after in zip(ev.frames[:-1].astype(np.float32), ev.frames[1:].astype(np.float32), strict=True):
         agreement = np.diag(before.T @ after) / len(before)
         assert (agreement > 0).all(), agreement  # no axis flipped sign (nor swapped) from one epoch to the next
