@@ -2,8 +2,8 @@
 
 Starts `latent-lab` (serve.py) with an empty model folder and an empty cache, offline, and walks the app in
 Debian's Chromium at 1280x800 as a presenter would: Home, the guided tour (a 7 drawn in step 1), each page,
-presenter mode, and last a quick-preset training run on the Train page. Never run by the tests, whose
-pictures stay under test-artifacts/.
+the demo paths (decode anywhere, a direction, a linked selection), presenter mode, and last a quick-preset
+training run on the Train page. Never run by the tests, whose pictures stay under test-artifacts/.
 
     python scripts/screenshots.py                       # bundled data
     python scripts/screenshots.py --data-dir ../shared/data
@@ -25,6 +25,7 @@ from tests.browser_support import (  # noqa: E402
     SEVEN,
     AppServer,
     app_env,
+    box_select,
     choose,
     launch,
     missing_browser,
@@ -32,6 +33,7 @@ from tests.browser_support import (  # noqa: E402
     problems,
     screenshot,
     settle,
+    slide,
     stroke,
     wait_text,
 )
@@ -91,6 +93,21 @@ def main(argv=None) -> int:
                                       ("Anomalies", "anomalies", "Anomalies")):
                 open_page(page, app.url, path, title, timeout=180)
                 shoot(page, name, args.out)
+            open_page(page, app.url, "Latent_space?model=vae_2d%20(pretrained)&map=pca", "Latent space", timeout=180)
+            area = page.locator("[data-testid=stPlotlyChart] .nsewdrag").first.bounding_box()
+            page.mouse.click(area["x"] + area["width"] * 0.8, area["y"] + area["height"] * 0.2)
+            wait_text(page, re.compile(r"^decoded at \("))
+            settle(page)
+            shoot(page, "latent_space-decode-anywhere", args.out)
+            open_page(page, app.url, "Directions?model=vae%20(pretrained)&between=digits&from=4&to=9", "Directions")
+            slide(page, "How far each way", 3)
+            shoot(page, "directions-4-to-9", args.out)
+            open_page(page, app.url, "Side_by_side?left=vae%20(pretrained)&right=dense%20(pretrained)",
+                      "Side by side", timeout=180)
+            box_select(page, page.locator("[data-testid=stPlotlyChart]").first, (0.3, 0.3, 0.6, 0.6))
+            wait_text(page, re.compile(r"^\d+ digits selected"))
+            settle(page)
+            shoot(page, "side_by_side-linked", args.out)
             open_page(page, app.url, "?presenter=1", "Latent Lab")
             shoot(page, "home-presenter", args.out, full=False)
             open_page(page, app.url, "Train", "Train")
