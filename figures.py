@@ -94,7 +94,8 @@ def marker_map(picture: tuple[str, tuple, tuple], where, title: str = "", height
     if posterior and "samples" in posterior:
         pts = posterior["samples"]
         fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="samples of q(z|x)", hoverinfo="name",
-                        marker={"size": 6, "color": "rgba(220,0,0,0.45)"})
+                        marker={"size": 7, "color": "rgba(0,0,0,0.6)",  # dark: visible on every cluster's colour
+                                "line": {"color": "white", "width": 0.5}})
     elif posterior:
         (cx, cy), (rx, ry) = posterior["centre"], posterior["radii"]
         t = np.linspace(0, 2 * np.pi, 60)
