@@ -1,5 +1,5 @@
 import sys
 
-from aecore.cli import main
+from aecore.cli import run
 
-sys.exit(main())
+sys.exit(run())

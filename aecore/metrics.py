@@ -60,8 +60,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / per_image_mse(a, b).clamp_min(1e-10))
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5) -> torch.Tensor:
-    """Per-image structural similarity (Gaussian window, data range 1)."""
+def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5, chunk: int = 1000) -> torch.Tensor:
+    """Per-image structural similarity (Gaussian window, data range 1), ``chunk`` images at a time: the
+    temporaries of 1,000 digits are reused by the allocator, those of 10,000 are fresh pages (twice the time)."""
+    a, b = a.flatten(0, -3), b.flatten(0, -3)
+    if len(a) > chunk:
+        parts = [ssim(a[i: i + chunk], b[i: i + chunk], window, sigma, chunk) for i in range(0, len(a), chunk)]
+        return torch.cat(parts)
     coords = torch.arange(window, dtype=a.dtype) - (window - 1) / 2
     g = torch.exp(-coords.pow(2) / (2 * sigma**2))
     g = (g / g.sum()).to(a.device)
@@ -73,7 +78,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5) 
     for i in range(out):
         band[i, i: i + window] = g
     # The five maps SSIM blurs, blurred in one go.
-    a, b = a.flatten(0, -3), b.flatten(0, -3)
     mu_a, mu_b, aa, bb, ab = (band @ torch.stack([a, b, a * a, b * b, a * b]) @ band.T).unbind(0)
 
     c1, c2 = 0.01**2, 0.03**2
@@ -82,6 +86,23 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7, sigma: float = 1.5) 
     cov = ab - mu_a * mu_b
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1)
+
+
+def smallest(score: torch.Tensor, k: int, group: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` smallest entries of each row, ascending, with their columns: ``topk(k, largest=False)``, but
+    several times faster on long rows. The row is cut into groups of ``group`` columns; the k smallest entries
+    all lie in the k groups with the smallest minima (an entry of any other group has those k minima below it),
+    so only those groups, and the columns left over at the end, are ranked."""
+    n, m = score.shape
+    groups = m // group
+    if groups <= 2 * k:
+        return score.topk(k, dim=1, largest=False)
+    mins = score[:, : groups * group].view(n, groups, group).amin(2)
+    best = mins.topk(k, dim=1, largest=False).indices
+    cols = (best[:, :, None] * group + torch.arange(group, device=score.device)).flatten(1)
+    cols = torch.cat([cols, torch.arange(groups * group, m, device=score.device).expand(n, -1)], 1)
+    s, j = score.gather(1, cols).topk(k, dim=1, largest=False)
+    return s, cols.gather(1, j)
 
 
 @torch.no_grad()
@@ -94,14 +115,17 @@ def nearest_codes(queries: torch.Tensor, reference: torch.Tensor, k: int, chunk:
     """
     ref_sq = reference.pow(2).sum(1)
     idx, sq_dist = [], []
+    # One buffer for every chunk's scores: a fresh 100 MB tensor per chunk costs as much in page faults as
+    # the product itself.
+    buffer = reference.new_empty(min(chunk, len(queries)), len(reference))
     for i in range(0, len(queries), chunk):
         q = queries[i: i + chunk]
         # |r|^2 - 2 q.r in one fused product (|q|^2 is constant per row: added after ranking).
-        score = torch.addmm(ref_sq, q, reference.T, alpha=-2)
+        score = torch.addmm(ref_sq, q, reference.T, alpha=-2, out=buffer[: len(q)])
         if self_first:
             rows = torch.arange(len(q))
             score[rows, rows + i] = float("-inf")
-        s, j = score.topk(k, dim=1, largest=False)
+        s, j = smallest(score, k)
         idx.append(j)
         sq_dist.append((s + q.pow(2).sum(1, keepdim=True)).clamp_min(0))
     return torch.cat(idx), torch.cat(sq_dist)

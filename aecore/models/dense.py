@@ -26,7 +26,7 @@ class DenseAE(Autoencoder):
     recipe = ({"contractive": 1e-4, "orthogonal": 1.0}, {"epochs": 25, "batch_size": 64, "lr": 5e-3})
     # Small batches give many cheap steps, and a mean-image start saves the first of them (the quick
     # default reaches the card's MSE target; bench/bench_aecore.py measures how fast).
-    train_defaults = {"epochs": 5, "batch_size": 56, "lr": 5e-3, "init_output_bias": True}
+    train_defaults = {"epochs": 4, "batch_size": 64, "lr": 6e-3, "init_output_bias": True}
     quick = ({}, {})  # the defaults already take seconds (bench/bench_quick.py)
 
     def __init__(self, config=None):
