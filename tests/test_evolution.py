@@ -15,7 +15,7 @@ def test_probe_is_fixed_and_class_balanced(bundled_test):
     a, b = evolution.probe(bundled_test), evolution.probe(bundled_test)
     assert len(a.rows) == evolution.PROBE_SIZE == len(set(a.rows.tolist()))
     assert np.array_equal(a.rows, b.rows)
-    assert np.bincount(a.labels.numpy(), minlength=10).tolist() == [200] * 10
+    assert np.bincount(a.labels.numpy(), minlength=10).tolist() == [evolution.PROBE_SIZE // 10] * 10
     assert torch.equal(a.images, bundled_test.images[torch.from_numpy(a.rows)])
 
 
