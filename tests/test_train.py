@@ -77,7 +77,7 @@ def test_variant_defaults_and_overrides():
     from aecore import VARIANTS
 
     cfg = config_for(VARIANTS["dense"], epochs=2, lr=None)
-    assert cfg.epochs == 2 and cfg.batch_size == 56 and cfg.lr == 5e-3 and cfg.init_output_bias
+    assert cfg.epochs == 2 and cfg.batch_size == 64 and cfg.lr == 6e-3 and cfg.init_output_bias
 
 
 def test_output_bias_starts_at_the_mean_digit(small):
