@@ -55,7 +55,7 @@ TARGETS = {"a": 10.0, "b_first": 1.0, "b_warm": 1.0, "c": 3.0, "d_compute": 60.0
 NEW = "bench-new"
 MAP_CAPTION = re.compile(r"(UMAP|PCA|t-SNE) of .*?'s ([\d,]+) test codes .*? — (.*?)\. Click")
 # A few more strokes for the warm measurements, each adding ink somewhere else on the canvas.
-MORE = [[(40, 250), (90, 250)], [(230, 200), (250, 260)], [(30, 30), (60, 35)], [(240, 30), (250, 80)]]
+MORE = [[(40, 250), (90, 250)], [(180, 200), (210, 250)], [(30, 30), (60, 35)], [(200, 30), (210, 80)]]
 
 
 def poll(check, timeout: float, page, what: str, step_ms: int = 20):

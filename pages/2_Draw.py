@@ -10,7 +10,7 @@ S.page("Draw")
 entries = S.models()
 S.require(entries)
 
-left, right = st.columns([1, 2])
+left, right = st.columns([3, 4])  # the left one holds the 280-pixel canvas whole (at 1280x800 too)
 with left:
     tab_draw, tab_upload = st.tabs(["Draw", "Upload"])
     with tab_draw:

@@ -145,6 +145,14 @@ def test_draw_a_digit_shows_reconstructions(server, page):
     screenshot(page, "draw-reconstructions")
 
 
+def test_the_whole_canvas_takes_ink(server, page):
+    """A stroke along the canvas's right edge counts: the canvas is not clipped by its column."""
+    open_page(page, server.url, "Draw", "Draw")
+    stroke(page, [(262, 40), (266, 150), (270, 250)])
+    wait_text(page, "28×28 model input")
+    assert_clean(page, "Draw after a stroke at the right edge")
+
+
 def test_box_select_on_the_latent_map_shows_the_digits(server, page):
     open_page(page, server.url, "Latent_space", "Latent space", timeout=180)
     assert "Select digits on the map" in page.locator("[data-testid=stMain]").inner_text()
