@@ -1,5 +1,6 @@
 """Every page renders on the bundled defaults, and its main controls do what they say (Streamlit AppTest)."""
 
+import json
 import re
 
 import pytest
@@ -67,6 +68,24 @@ def test_draw_upload_reconstructs_with_every_model(app_env):
     assert any("nearest test digits" in c for c in captions)
     assert len(at.get("plotly_chart")) == 1  # the drawing placed on the vae's latent map
     assert at.session_state["drawn_digit"].shape == (28, 28)
+
+
+@pytest.mark.parametrize(("map_model", "trace"), [
+    ("vae", "samples of q(z|x)"), ("vae_2d (pretrained)", "q(z|x), 2σ"), ("dense", None)])
+def test_draw_shows_the_posterior_of_a_vae_map(app_env, map_model, trace):
+    """A VAE's map carries its posterior (samples, or the shipped vae_2d's ellipse on its latent plane); a plain
+    autoencoder's has none."""
+    from aecore.storage import pretrained_dir
+
+    if map_model.endswith("(pretrained)") and not (pretrained_dir() / "vae_2d.safetensors").is_file():
+        pytest.skip("needs the shipped vae_2d")
+    models = ["dense", "vae", map_model]
+    at = run_page("pages/2_Draw.py", draw_models=models, draw_map_model=map_model)
+    at.file_uploader(key="draw_upload").set_value(("one.png", png_of_one(), "image/png")).run()
+    no_errors(at)
+    names = {t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    for name in ("samples of q(z|x)", "q(z|x), 2σ"):
+        assert (name in names) == (name == trace), name
 
 
 @pytest.mark.parametrize("content", [b"definitely not an image", b""])
