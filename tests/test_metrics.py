@@ -102,3 +102,21 @@ def test_evaluate_reconstructs_from_the_codes_it_reports(bundled_train, bundled_
     model, test = build("conv_vae", seed=0), bundled_test.subset(300)
     direct = float(per_image_mse(reconstruct_all(model, test.images, test.labels), test.images).mean())
     assert evaluate(model, test)["test_mse"] == pytest.approx(direct, rel=1e-6)
+
+
+@pytest.mark.parametrize(("n", "m", "k"), [(7, 60_000, 5), (5, 10_017, 15), (3, 300, 5), (4, 50, 3)])
+def test_smallest_is_topk(n, m, k):
+    """The grouped search returns exactly what topk returns, leftover columns and self-exclusion included."""
+    from aecore.metrics import smallest
+
+    score = torch.randn(n, m, generator=torch.Generator().manual_seed(m))
+    score[0, 3] = float("-inf")
+    want = score.topk(k, dim=1, largest=False)
+    got = smallest(score, k)
+    assert torch.equal(got[0], want.values) and torch.equal(got[1], want.indices)
+
+
+def test_ssim_in_chunks_is_ssim_at_once():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2500, 1, 28, 28, generator=gen), torch.rand(2500, 1, 28, 28, generator=gen)
+    assert torch.allclose(ssim(a, b, chunk=1000), ssim(a, b, chunk=5000), atol=1e-6)
