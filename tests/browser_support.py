@@ -310,13 +310,21 @@ def trace_mean(page, chart: int, name: str) -> tuple[float, float] | None:
 
 
 def slide(page, label: str, presses: int) -> None:
-    """Move the st.slider labelled ``label`` by ``presses`` steps with the keyboard (negative: left)."""
-    thumb = page.locator("[data-testid=stSlider]").filter(
-        has=page.locator("[data-testid=stWidgetLabel]", has_text=label)).first.get_by_role("slider")
-    thumb.focus()
+    """Move the st.slider labelled ``label`` by ``presses`` steps with the keyboard (negative: left), one step
+    at a time: each waits for the value shown to change and the rerun to end (a key pressed during a rerun
+    can be lost)."""
+    box = page.locator("[data-testid=stSlider]").filter(
+        has=page.locator("[data-testid=stWidgetLabel]", has_text=label)).first
+    shown = box.locator("[data-testid=stSliderThumbValue]")
     for _ in range(abs(presses)):
+        before = shown.inner_text()
+        thumb = box.get_by_role("slider")
+        thumb.focus()
         thumb.press("ArrowRight" if presses > 0 else "ArrowLeft")
-    settle(page)
+        deadline = time.perf_counter() + 10
+        while shown.inner_text() == before and time.perf_counter() < deadline:
+            page.wait_for_timeout(50)
+        settle(page)
 
 
 # -- screenshots -----------------------------------------------------------------------------------
