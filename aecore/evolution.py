@@ -26,18 +26,17 @@ NAMES = ("evolution.frames", "evolution.rows", "evolution.labels")  # extra tens
 
 
 @dataclass
-class Probe:
+class Probe(ImageData):
     """The digits every frame maps: the same test rows for the whole run, so frames compare."""
 
-    images: torch.Tensor
-    labels: torch.Tensor
     rows: np.ndarray  # their rows in the test split
 
 
 def probe(test: ImageData, n: int = PROBE_SIZE, seed: int = 0) -> Probe:
     """A fixed, class-balanced slice of ``n`` test digits (all when the split is smaller)."""
     idx = balanced_indices(test.labels, n, seed) if n < len(test) else torch.arange(len(test))
-    return Probe(test.images[idx], test.labels[idx], idx.numpy())
+    return Probe(test.images[idx], test.labels[idx], test.dataset, test.split, f"{test.source} (evolution probe)",
+                 idx.numpy())
 
 
 @dataclass
@@ -53,19 +52,14 @@ class Evolution:
         return (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
 
 
-@torch.no_grad()
-def codes(model, probe: Probe, batch_size: int = 1000) -> torch.Tensor:
-    """The probe's codes, in eval mode (restored after): no dropout, no sampling, no codebook update."""
+def codes(model, probe: Probe) -> torch.Tensor:
+    """The probe's codes on the CPU, in eval mode (the model's mode is given back after a frame taken in
+    the middle of training): no dropout, no sampling, no codebook update."""
+    from aecore.metrics import encode_all
+
     was = model.training
-    model.eval()
-    device = next(model.parameters()).device
     try:
-        out = []
-        for i in range(0, len(probe.labels), batch_size):
-            x = probe.images[i: i + batch_size].to(device)
-            y = probe.labels[i: i + batch_size].to(device) if model.conditional else None
-            out.append(model.encode(x, y).float().cpu())
-        return torch.cat(out)
+        return encode_all(model, probe).float()
     finally:
         model.train(was)
 
