@@ -194,7 +194,7 @@ def _number_in(text: str | None, bounds: Within) -> float | None:
         value = float(text)
     except (TypeError, ValueError):
         return None
-    return value if bounds[0] <= value <= bounds[1] else None
+    return value if bounds.low <= value <= bounds.high else None
 
 
 def share_view(values: dict, rows: list[int] | None = None, limit: int = 300) -> None:

@@ -12,12 +12,12 @@ S.page("Latent space")
 entries = S.models()
 S.require(entries)
 POINTS = [1000, 2000, 5000, 0]
-shared = S.restore_view({"model": ("latent_model", [e.name for e in entries]), "map": ("latent_method", METHODS),
-                         "colour": ("latent_color", ["label", "error"]), "points": ("latent_n", POINTS)})
+shared = S.restore_view({"map": ("latent_method", METHODS), "colour": ("latent_color", ["label", "error"]),
+                         "points": ("latent_n", POINTS)})
 
 c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 with c1:
-    entry = S.pick_model("Model", entries, key="latent_model")
+    entry = S.pick_model("Model", entries, key="latent_model", url="model")
 method = c2.radio("Projection", METHODS, format_func=METHOD_NAMES.get, horizontal=True, key="latent_method")
 color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="latent_color",
                     format_func={"label": "digit label", "error": "reconstruction error"}.get)
@@ -47,7 +47,7 @@ with S.guard("Latent map"):
     if rows:
         shared.clear()  # a new selection replaces the one a shared link brought (kept in session state)
     rows = rows or list(shared)
-    S.share_view({"model": entry.name, "map": method, "colour": color_by, "points": n}, rows)
+    S.share_view({"map": method, "colour": color_by, "points": n}, rows)
     st.download_button(
         "Export for the Embedding Projector", icon=":material/download:", type="tertiary", key="latent_export",
         file_name=f"{entry.name}-{method}-projector.zip", mime="application/zip", on_click="ignore",

@@ -13,12 +13,12 @@ st.caption("The step from one group of digits' mean code to another's is a direc
 entries = S.models()
 S.require(entries)
 
-S.restore_view({"model": ("dir_model", [e.name for e in entries]), "between": ("dir_kind", ["digits", "ink", "slant"]),
+S.restore_view({"between": ("dir_kind", ["digits", "ink", "slant"]),
                 "from": ("dir_a", list(range(10))), "to": ("dir_b", list(range(10))),
                 "row": ("dir_row", list(range(10_000))), "reach": ("dir_reach", [x / 4 for x in range(1, 13)])})
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
 with c1:
-    entry = S.pick_model("Model", entries, key="dir_model")
+    entry = S.pick_model("Model", entries, key="dir_model", url="model")
 chosen = S.direction_groups(entry)  # groups picked on the Latent space page, if any
 kinds = {"digits": "two digits", "ink": "thin → bold", "slant": "leaning left → right"} | (
     {"selections": "my two map selections"} if chosen else {})
@@ -51,7 +51,7 @@ with S.guard("Direction"):
         label = int(test.labels[row]) if not mine else (a if kind == "digits" else 0)
         reach = st.slider("How far each way", 0.25, 3.0, 1.5, 0.25, key="dir_reach",
                           help="1 is the full step from one group's mean to the other's")
-        S.share_view({"model": entry.name, "between": kind, "from": a, "to": b, "row": row, "reach": reach})
+        S.share_view({"between": kind, "from": a, "to": b, "row": row, "reach": reach})
         with torch.no_grad():
             z = model.encode(x, model.labels_for(label, 1))[0]
         strip = D.walk(model, z, step, np.linspace(-reach, reach, 9), label if model.conditional else None)
