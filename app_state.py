@@ -158,6 +158,8 @@ def keep_direction_group(entry: ModelEntry, which: str, rows: list[int]) -> None
 
 # -- shareable views ---------------------------------------------------------------------------------
 
+IN_URL = "query-params"  # a widget's ``bind=``: its value lives in the URL, so a copied link reopens the view
+
 class Within(NamedTuple):
     """A number range, as the allowed values of a :func:`restore_view` parameter."""
 

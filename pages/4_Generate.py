@@ -5,7 +5,6 @@ import widgets
 from aecore import export, preprocess
 from aecore import generate as G
 
-Q = "query-params"
 S.page("Generate")
 entries = S.models(generative=True)
 S.require(entries, "generative models (vae, conv_vae or cvae)")
@@ -13,15 +12,16 @@ entry = S.pick_model("Model", entries, key="gen_model", url="model")
 model, test = S.load_or_stop(entry)
 cond = entry.conditional
 names = ["Samples", "Interpolate", "Traverse", "Manifold"] + (["Digit styles", "Restyle"] if cond else [])
-# Every control below is bound to the URL (bind="query-params"), so a copied link reopens this exact view.
-tabs = dict(zip(names, st.tabs(names, key="gen_tab", bind=Q), strict=True))
+# Every control below is bound to the URL, so a copied link reopens this exact view.
+tabs = dict(zip(names, st.tabs(names, key="gen_tab", bind=S.IN_URL), strict=True))
 
 with tabs["Samples"], S.guard("Sampling"):
     c = st.columns(4)
-    temp = c[0].slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temp", bind=Q, help="Scale of the prior draws")
-    seed = 0 if S.presenter() else c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed", bind=Q)
-    n = c[2].slider("How many", 8, 64, 32, 8, key="gen_n", bind=Q)
-    digit = c[3].selectbox("Digit", range(10), key="gen_digit", bind=Q) if cond else None
+    temp = c[0].slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="gen_temp", bind=S.IN_URL,
+                       help="Scale of the prior draws")
+    seed = 0 if S.presenter() else c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed", bind=S.IN_URL)
+    n = c[2].slider("How many", 8, 64, 32, 8, key="gen_n", bind=S.IN_URL)
+    digit = c[3].selectbox("Digit", range(10), key="gen_digit", bind=S.IN_URL) if cond else None
     widgets.digits(G.prior_samples(model, n, temp, seed, digit), cols=16,
              caption=f"{n} samples, temperature {temp:g}, seed {seed}")
 
@@ -30,11 +30,11 @@ with tabs["Interpolate"], S.guard("Interpolation"):
     drawn = st.session_state.get("drawn_digit")
     use_drawn = c[0].checkbox("Start from my drawing", value=False, disabled=drawn is None, key="gen_use_drawn",
                               help="Draw a digit on the Draw page first")
-    i0 = c[0].number_input("Start: test digit #", 0, len(test) - 1, 0, key="gen_i0", bind=Q, disabled=use_drawn)
-    i1 = c[1].number_input("End: test digit #", 0, len(test) - 1, 1, key="gen_i1", bind=Q)
-    mode = c[2].radio("Path", ["linear", "slerp"], key="gen_mode", bind=Q, format_func={"linear": "linear",
+    i0 = c[0].number_input("Start: test digit #", 0, len(test) - 1, 0, key="gen_i0", bind=S.IN_URL, disabled=use_drawn)
+    i1 = c[1].number_input("End: test digit #", 0, len(test) - 1, 1, key="gen_i1", bind=S.IN_URL)
+    mode = c[2].radio("Path", ["linear", "slerp"], key="gen_mode", bind=S.IN_URL, format_func={"linear": "linear",
                       "slerp": "spherical (slerp)"}.get)
-    steps = c[3].slider("Steps", 3, 16, 10, key="gen_steps", bind=Q)
+    steps = c[3].slider("Steps", 3, 16, 10, key="gen_steps", bind=S.IN_URL)
     x0 = preprocess.as_batch(drawn) if use_drawn else test.images[i0]
     l0 = int(test.labels[i0]) if not use_drawn else st.number_input("Label of my drawing", 0, 9, 0, key="gen_l0")
     path = G.interpolate_images(model, x0, test.images[i1], steps, mode, l0, int(test.labels[i1]))
@@ -46,9 +46,10 @@ with tabs["Interpolate"], S.guard("Interpolation"):
 with tabs["Traverse"], S.guard("Traversal"):
     kl = S.kl_per_dim(entry)
     c = st.columns(3)
-    k = c[0].slider("Dimensions (highest KL first)", 1, entry.latent_dim, min(8, entry.latent_dim), key="gen_k", bind=Q)
-    span = c[1].slider("Range ±", 1.0, 4.0, 3.0, 0.5, key="gen_span", bind=Q)
-    tdigit = c[2].selectbox("Digit", range(10), key="gen_tdigit", bind=Q) if cond else None
+    k = c[0].slider("Dimensions (highest KL first)", 1, entry.latent_dim, min(8, entry.latent_dim), key="gen_k",
+                    bind=S.IN_URL)
+    span = c[1].slider("Range ±", 1.0, 4.0, 3.0, 0.5, key="gen_span", bind=S.IN_URL)
+    tdigit = c[2].selectbox("Digit", range(10), key="gen_tdigit", bind=S.IN_URL) if cond else None
     grid, dims = G.traversal(model, kl, k, 9, span, label=tdigit)
     widgets.digits(grid, cols=9, scale=3, caption="rows: dims " + ", ".join(f"{d} ({float(kl[d]):.2f} nats)"
                                                                        for d in dims))
@@ -57,10 +58,11 @@ with tabs["Traverse"], S.guard("Traversal"):
 with tabs["Manifold"], S.guard("Manifold grid"):
     top = kl.argsort(descending=True).tolist()
     c = st.columns(4)
-    dx = c[0].selectbox("Horizontal dim", range(entry.latent_dim), index=top[0], key="gen_dx", bind=Q)
-    dy = c[1].selectbox("Vertical dim", range(entry.latent_dim), index=top[min(1, len(top) - 1)], key="gen_dy", bind=Q)
-    gn = c[2].slider("Grid size", 5, 20, 12, key="gen_gn", bind=Q)
-    mdigit = c[3].selectbox("Digit", range(10), key="gen_mdigit", bind=Q) if cond else None
+    dx = c[0].selectbox("Horizontal dim", range(entry.latent_dim), index=top[0], key="gen_dx", bind=S.IN_URL)
+    dy = c[1].selectbox("Vertical dim", range(entry.latent_dim), index=top[min(1, len(top) - 1)], key="gen_dy",
+                        bind=S.IN_URL)
+    gn = c[2].slider("Grid size", 5, 20, 12, key="gen_gn", bind=S.IN_URL)
+    mdigit = c[3].selectbox("Digit", range(10), key="gen_mdigit", bind=S.IN_URL) if cond else None
     if dx == dy:
         st.info("Pick two different dimensions.")
     else:
@@ -70,11 +72,11 @@ with tabs["Manifold"], S.guard("Manifold grid"):
 if cond:
     with tabs["Digit styles"], S.guard("Digit styles"):
         c = st.columns(2)
-        ns = c[0].slider("Styles", 2, 16, 8, key="gen_ns", bind=Q)
-        sseed = 0 if S.presenter() else c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_sseed", bind=Q)
+        ns = c[0].slider("Styles", 2, 16, 8, key="gen_ns", bind=S.IN_URL)
+        sseed = 0 if S.presenter() else c[1].number_input("Seed", 0, 2**31 - 1, 0, key="gen_sseed", bind=S.IN_URL)
         widgets.digits(G.digit_styles(model, ns, sseed), cols=ns, caption="each column: one style, digits 0-9")
     with tabs["Restyle"], S.guard("Restyle"):
-        ri = st.number_input("Test digit #", 0, len(test) - 1, 0, key="gen_ri", bind=Q)
+        ri = st.number_input("Test digit #", 0, len(test) - 1, 0, key="gen_ri", bind=S.IN_URL)
         widgets.digits(test.images[ri], scale=4, caption=f"test digit #{ri} (label {int(test.labels[ri])})")
         widgets.digits(G.restyle(model, test.images[ri], int(test.labels[ri])), cols=10, scale=4,
                  caption="its style written as each digit 0-9")

@@ -8,7 +8,6 @@ from aecore import compare
 from aecore.metric_info import METRICS, better_directions, column_config
 from aecore.noise import NOISE_KINDS
 
-Q = "query-params"  # the controls are bound to the URL, so a copied link reopens this view
 S.page("Compare")
 entries = S.models()
 S.require(entries)
@@ -28,7 +27,7 @@ with S.guard("Metrics"):
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
                "a 2,000-image test slice). " + better_directions(df))
     metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric",
-                          bind=Q)
+                          bind=S.IN_URL)
     if metric:
         st.plotly_chart(px.bar(df.dropna(subset=[metric]), x="model", y=metric, color="variant", height=320),
                         key="metric_chart")
@@ -36,8 +35,8 @@ with S.guard("Metrics"):
 with S.guard("Same digits, every model"):
     st.subheader("The same test digits through every model")
     c1, c2 = st.columns(2)
-    n = c1.slider("Digits", 4, 16, 10, key="compare_n", bind=Q)
-    seed = 0 if S.presenter() else c2.number_input("Seed", 0, 10_000, 0, key="compare_seed", bind=Q)
+    n = c1.slider("Digits", 4, 16, 10, key="compare_n", bind=S.IN_URL)
+    seed = 0 if S.presenter() else c2.number_input("Seed", 0, 10_000, 0, key="compare_seed", bind=S.IN_URL)
     by_data: dict[str, list] = {}
     for e in entries:
         by_data.setdefault(e.dataset, []).append(e)
@@ -58,8 +57,8 @@ with S.guard("Denoising"):
         st.info("This view needs a denoising model and one other (e.g. dense): train them on the Train page.")
     else:
         c = st.columns(4)
-        kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind", bind=Q)
-        level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level", bind=Q)
+        kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind", bind=S.IN_URL)
+        level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level", bind=S.IN_URL)
         with c[2]:
             a = S.pick_model("Plain model", plain, key="noise_plain", url="plain")
         with c[3]:
