@@ -233,15 +233,17 @@ def current_job():
 
 @st.cache_resource(show_spinner=False)
 def device_name() -> str:
-    """Where training runs here: the GPU's name, or the CPU with its thread count."""
+    """Where training runs here: the GPU's name, or the CPU with its thread count; and whether it has fast bf16
+    (what precision "auto", the quick presets' setting, uses)."""
     import torch
 
-    from aecore.train import pick_device
+    from aecore.train import bf16_is_native, pick_device
 
     device = pick_device("auto")
+    bf16 = ", bf16 arithmetic" if bf16_is_native(device) else ""
     if device.type == "cuda":
-        return f"GPU ({torch.cuda.get_device_name(device)})"
-    return "Apple GPU (MPS)" if device.type == "mps" else f"CPU ({torch.get_num_threads()} threads)"
+        return f"GPU ({torch.cuda.get_device_name(device)}{bf16})"
+    return "Apple GPU (MPS)" if device.type == "mps" else f"CPU ({torch.get_num_threads()} threads{bf16})"
 
 
 def unusable_models() -> list[ModelEntry]:

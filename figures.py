@@ -49,10 +49,11 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
     if grid:
         (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
         gx, gy = np.meshgrid(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))
-        # SVG, not WebGL: WebGL picks points by drawing them, and an invisible point is never drawn.
-        fig.add_scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="decode here",
-                        marker={"size": 14, "color": "rgba(0,0,0,0)"},
-                        hovertemplate="click to decode here (%{x:.2f}, %{y:.2f})<extra></extra>")
+        # WebGL like the digits: scattergl finds the point under the pointer on the CPU, so transparent points
+        # still take clicks, and 1,600 SVG nodes cost about 0.1 s of every page load (bench/bench_load.py).
+        fig.add_trace(go.Scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", name="decode here",
+                                   marker={"size": 14, "color": "rgba(0,0,0,0)"},
+                                   hovertemplate="click to decode here (%{x:.2f}, %{y:.2f})<extra></extra>"))
     if background is not None:
         uri, xr, yr = background
         fig.add_layout_image(source=uri, xref="x", yref="y", x=xr[0], y=yr[1], sizex=xr[1] - xr[0],

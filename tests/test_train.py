@@ -117,6 +117,36 @@ def test_asking_for_a_missing_device_is_a_clear_error(monkeypatch):
         pick_device("mps")
 
 
+def test_bf16_training_learns_and_leaves_plain_fp32_weights(small, tmp_path):
+    """The quick presets' fast path: bf16 arithmetic (and channels-last convolutions) while training, then
+    ordinary fp32 contiguous weights that save and load like any others."""
+    from aecore import checkpoint
+    from aecore.train import loss_terms
+
+    tr, te = small
+    model = build("conv", seed=0)
+    before = loss_terms(model, te)["loss"]
+    result = train(model, tr, te, TrainConfig(epochs=2, batch_size=50, lr=3e-3, precision="bf16"))
+    assert result.history["precision"] == "bf16"
+    assert loss_terms(model, te)["loss"] < 0.8 * before
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.state_dict().values()
+               if p.is_floating_point())
+    checkpoint.save(model, tmp_path / "conv.safetensors")
+    loaded, _ = checkpoint.load(tmp_path / "conv.safetensors")
+    assert torch.equal(loaded.state_dict()["encoder.0.weight"], model.state_dict()["encoder.0.weight"])
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_processor_has_it(monkeypatch, native, expected):
+    import importlib
+
+    training = importlib.import_module("aecore.train")  # the module (aecore.train is also the function)
+    monkeypatch.setattr(training, "bf16_is_native", lambda device: native)
+    cfg = TrainConfig(precision="auto")
+    assert training.resolve_precision(cfg, torch.device("cpu")) == expected
+    assert training.resolve_precision(TrainConfig(precision="fp32"), torch.device("cpu")) == "fp32"
+
+
 def test_bulk_work_uses_the_model_itself_on_the_cpu():
     """compute_copy: the model itself where there is no GPU (a copy there, so shared models never move)."""
     import torch

@@ -37,7 +37,7 @@ class ConvAE(Autoencoder):
     config_class = ConvConfig
     description = "Convolutional autoencoder: strided convolutions in, transposed convolutions out"
     recipe = ({}, {"epochs": 20, "batch_size": 128, "lr": 3e-3})  # the shipped checkpoint's (aecore pretrain)
-    quick = ({}, {"epochs": 6, "batch_size": 128, "lr": 8e-3})  # bench/bench_quick.py
+    quick = ({}, {"epochs": 7, "batch_size": 128, "lr": 8e-3, "precision": "auto"})  # bench/bench_quick.py
 
     def __init__(self, config=None):
         super().__init__(config)

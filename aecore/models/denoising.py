@@ -26,7 +26,8 @@ class DenoisingAE(ConvAE):
     # The shipped checkpoint's recipe: the same code size as `dense`, so the two compare like for like on
     # corrupted digits.
     recipe = ({"latent_dim": 64}, {"epochs": 30, "batch_size": 128, "lr": 3e-3})
-    quick = ({"latent_dim": 64}, {"epochs": 6, "batch_size": 128, "lr": 8e-3})  # bench/bench_quick.py
+    # bench/bench_quick.py; bf16 where the processor has it (about 1.5x faster convolutions on AVX512-BF16)
+    quick = ({"latent_dim": 64}, {"epochs": 7, "batch_size": 128, "lr": 8e-3, "precision": "auto"})
 
     def corrupt(self, x):
         return corrupt(x, self.config.noise, self.config.noise_level)

@@ -25,7 +25,8 @@ class SparseAE(Autoencoder):
     description = "Sparse autoencoder: sigmoid code units held to a low firing rate (KL to rho, or L1)"
     metric_info = (Metric("mean_activation", "mean activation", ".4f", "lower", "mean firing rate of the code units"),)
     recipe = ({"rho": 0.04, "weight": 0.03}, {"epochs": 40, "batch_size": 128, "lr": 2e-3})  # shipped checkpoint's
-    quick = ({"rho": 0.04, "weight": 0.03}, {"epochs": 20, "batch_size": 256, "lr": 6e-3})  # bench/bench_quick.py
+    quick = ({"rho": 0.04, "weight": 0.03},  # bench/bench_quick.py
+             {"epochs": 24, "batch_size": 128, "lr": 4e-3, "precision": "auto"})
 
     def __init__(self, config=None):
         super().__init__(config)
