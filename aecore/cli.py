@@ -76,9 +76,28 @@ def _evaluate(model, test, train_data, dataset: str) -> dict:
                         on_stage=lambda name: bar.set_description(f"evaluating: {name}"))
 
 
+def _optimisers_need_no_dynamo() -> None:
+    """torch.optim marks some optimiser methods "never compile" through torch._disable_dynamo, whose first
+    call imports all of torch._dynamo to do so: 1.3 s of every training command here (aecore.train.Adam skips
+    the other such import, in its step). This command never compiles, so the mark is set directly, on the
+    methods that have one on this torch; in a notebook or the app, torch's own path is left alone."""
+    import torch
+
+    marker = getattr(getattr(torch, "_compile", None), "_disable_dynamo", None)
+    if marker is None:
+        return
+    code = marker(lambda: None).__code__
+    for fn in vars(torch.optim.Optimizer).values():
+        original = getattr(fn, "__wrapped__", None)
+        if getattr(fn, "__code__", None) is code and original is not None:
+            setattr(original, "__dynamo_disable", original)  # what torch._dynamo.disable would have cached
+
+
 def cmd_train(args):
     from aecore import checkpoint, evolution
     from aecore.train import preset, train
+
+    _optimisers_need_no_dynamo()
 
     cls = get_variant(args.variant)
     model_cfg, cfg = preset(cls, "quick" if args.quick else "default", epochs=args.epochs,
@@ -163,6 +182,8 @@ def cmd_ood(args):
 def cmd_pretrain(args):
     from aecore import pretrain
     from aecore.metrics import evaluate
+
+    _optimisers_need_no_dynamo()
 
     train_data, test = _load_splits(args.dataset, args.data_dir)
     if train_data.source.startswith("bundled"):

@@ -20,7 +20,7 @@ class DeepAE(Autoencoder):
     config_class = DeepConfig
     description = "Deep MLP autoencoder (784-512-256-32 by default), linear code"
     recipe = ({}, {"epochs": 40, "batch_size": 64, "lr": 2e-3})  # the shipped checkpoint's (aecore pretrain)
-    quick = ({}, {"epochs": 14, "batch_size": 128, "lr": 6e-3})  # bench/bench_quick.py
+    quick = ({}, {"epochs": 20, "batch_size": 128, "lr": 5e-3, "precision": "auto"})  # bench/bench_quick.py
 
     def __init__(self, config=None):
         super().__init__(config)
