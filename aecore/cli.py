@@ -102,7 +102,8 @@ def cmd_train(args):
     cls = get_variant(args.variant)
     model_cfg, cfg = preset(cls, "quick" if args.quick else "default", epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                            dataset=args.dataset, train_size=args.train_size, precision=args.precision)
+                            dataset=args.dataset, train_size=args.train_size, precision=args.precision,
+                            max_seconds=args.max_seconds)
     if args.latent_dim is not None:
         model_cfg["latent_dim"] = args.latent_dim
     if args.beta is not None:
@@ -247,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=("fp32", "bf16", "auto"),
                    help="forward pass in bf16 (faster where the processor has it; auto: only there)")
     t.add_argument("--out", help="checkpoint path (default: VARIANT.safetensors in the current folder)")
+    t.add_argument("--max-seconds", type=float,
+                   help="fit the run into this many seconds here (fewer steps on a slower machine; --quick: 60)")
     t.add_argument("--quick", action="store_true",
                    help="the variant's quick preset: near the shipped model's quality in about a minute")
     t.add_argument("--fast-eval", action="store_true", help="report test MSE only (skip kNN and the rest)")

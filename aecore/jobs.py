@@ -45,8 +45,9 @@ class TrainingJob:
         cls = get_variant(variant)
         self.variant = variant
         self.model = build(variant, model_config)  # ConfigError: bad hyperparameters, raised now
+        # The fastest device here (a GPU when there is one, as the Train page says), whatever a config asks.
         overrides = {k: v for k, v in (train_config or {}).items() if k != "device"}
-        self.train_config: TrainConfig = config_for(cls, device="cpu", **overrides)
+        self.train_config: TrainConfig = config_for(cls, device="auto", **overrides)
         self.folder = Path(folder)
         self.data_dir = data_dir
         self.preview_n = preview_n
@@ -107,10 +108,11 @@ class TrainingJob:
 
     @torch.no_grad()
     def _preview(self, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+        from aecore.metrics import reconstruct_all  # on the model's device, returned on the CPU
+
         was = self.model.training
-        self.model.eval()
         try:
-            return self.model.reconstruct(x, y).numpy()
+            return reconstruct_all(self.model, x, y).numpy()
         finally:
             self.model.train(was)
 
@@ -171,6 +173,7 @@ class TrainingJob:
             every = max(self.report_every, total // 1000)  # at most ~1,000 points on the live curves
             result = train(self.model, train_data, val, cfg, on_progress=on_progress,
                            should_stop=self._stop.is_set, report_every=every)
+            result.model.cpu()  # trained where it was fastest; measured, previewed and saved from here
             self._update(message="measuring the model on the test split", preview=self._preview(px, py))
             from aecore.metrics import evaluate
 

@@ -34,6 +34,8 @@ class TrainConfig:
     init_output_bias: bool = param(False, "Start a per-pixel output bias (dense has one) at the mean training "
                                           "image: a faster start; off to fine-tune a trained model")
     device: str = param("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
+    max_seconds: float = param(0.0, "End the run after this many seconds: fewer steps where the machine is slower, "
+                                    "the whole learning-rate schedule in that time (0: no limit)", min=0.0, max=86400.0)
     precision: str = param("fp32", "Arithmetic of the forward pass: bf16 is faster where the processor has it "
                                    "(auto: bf16 there, else fp32); weights and the optimiser stay fp32",
                            choices=("fp32", "bf16", "auto"))
@@ -51,10 +53,11 @@ class Progress:
     val: dict[str, float] | None = None  # only on "epoch"
     history: dict | None = None
     model: Autoencoder | None = None
+    done: float | None = None  # share of the run done, where a time limit makes it more than step / total_steps
 
     @property
     def fraction(self) -> float:
-        return self.step / max(1, self.total_steps)
+        return self.done if self.done is not None else self.step / max(1, self.total_steps)
 
 
 @dataclass
@@ -114,12 +117,35 @@ class Adam(torch.optim.Adam):
         return super().step(closure) if self._step is None else self._step(closure)
 
 
-def _scheduler(opt, cfg: TrainConfig, total_steps: int):
-    if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.15)
+ONE_CYCLE = {"warmup": 0.15, "start_div": 25.0, "final_div": 1e4, "beta1": (0.95, 0.85)}  # torch's OneCycleLR
+
+
+def _cos(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) / 2 * (1 + math.cos(math.pi * min(1.0, fraction)))
+
+
+def schedule_at(cfg: TrainConfig, progress: float) -> tuple[float, float | None]:
+    """(learning rate, Adam's beta1 or None to leave it) at ``progress`` in [0, 1] of the run. One-cycle is
+    torch's OneCycleLR as a function of progress (cosine warm-up from lr/25 over 15%, cosine decay to lr/25e4,
+    beta1 cycled 0.95 -> 0.85 -> 0.95), so a run limited by time follows the same curve as one counted in steps."""
     if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+        return _cos(cfg.lr, 0.0, progress), None
+    if cfg.schedule == "constant":
+        return cfg.lr, None
+    warm, (high, low) = ONE_CYCLE["warmup"], ONE_CYCLE["beta1"]
+    start = cfg.lr / ONE_CYCLE["start_div"]
+    if progress < warm:
+        return _cos(start, cfg.lr, progress / warm), _cos(high, low, progress / warm)
+    rest = (progress - warm) / (1 - warm)
+    return _cos(cfg.lr, start / ONE_CYCLE["final_div"], rest), _cos(low, high, rest)
+
+
+def _set_schedule(opt, cfg: TrainConfig, progress: float) -> None:
+    lr, beta1 = schedule_at(cfg, progress)
+    for group in opt.param_groups:
+        group["lr"] = lr
+        if beta1 is not None:
+            group["betas"] = (beta1, group["betas"][1])
 
 
 @torch.no_grad()
@@ -190,10 +216,11 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     total = cfg.epochs * steps_per_epoch
     # The fused kernel updates all parameters in one call: fewer, larger operations per step on the CPU.
     opt = Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type in ("cpu", "cuda"))
-    sched = _scheduler(opt, cfg, total)
+    _set_schedule(opt, cfg, 0.0)
     history: dict = {"epochs": [], "steps": []}
     good_state = copy.deepcopy(model.state_dict())
-    step, stopped, t0 = 0, False, time.perf_counter()
+    step, stopped, out_of_time, t0 = 0, False, False, time.perf_counter()
+    epoch_end = 0.0  # seconds the last epoch's end took (validation, weight copy, hooks)
     running: dict[str, float] = {}
     n_running = 0
     for epoch in range(1, cfg.epochs + 1):
@@ -210,23 +237,33 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             opt.step()
-            sched.step()
             step += 1
+            # Progress is the share of steps done or, under a time limit, of the time used if that is further
+            # along: a limited run follows the whole schedule in its time, however fast this machine is.
+            progress = step / total
+            if cfg.max_seconds:  # done when two more steps (one may be slow) and the epoch's end would pass it
+                elapsed = time.perf_counter() - t0
+                progress = max(progress, (elapsed + 2 * elapsed / step + epoch_end) / cfg.max_seconds)
+                out_of_time = progress >= 1 and step < total
+            _set_schedule(opt, cfg, progress)
             terms = {"loss": loss, **{k: v.item() for k, v in out.terms.items()}}
             for k, v in terms.items():
                 running[k] = running.get(k, 0.0) + v
                 epoch_sums[k] = epoch_sums.get(k, 0.0) + v
             n_running += 1
             n_epoch += 1
-            if step % report_every == 0 or step == total:
+            if step % report_every == 0 or step == total or out_of_time:
                 means = {k: v / n_running for k, v in running.items()}
                 history["steps"].append({"step": step, **means})
                 running, n_running = {}, 0
                 if on_progress:
-                    on_progress(Progress("step", epoch, step, total, means))
+                    on_progress(Progress("step", epoch, step, total, means, done=min(1.0, progress)))
             if should_stop and should_stop():
                 stopped = True
                 break
+            if out_of_time:  # the time limit ends the run, mid-epoch or not, with the schedule annealed
+                break
+        end_started = time.perf_counter()
         record = {"epoch": epoch, "step": step, "lr": opt.param_groups[0]["lr"],
                   "seconds": time.perf_counter() - t0,
                   "train": {k: v / max(1, n_epoch) for k, v in epoch_sums.items()}}
@@ -238,12 +275,15 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
         history["epochs"].append(record)
         good_state = copy.deepcopy(model.state_dict())
         if on_progress:
-            on_progress(Progress("epoch", epoch, step, total, record["train"], record.get("val"), history, model))
-        if stopped:
+            on_progress(Progress("epoch", epoch, step, total, record["train"], record.get("val"), history, model,
+                                 done=min(1.0, progress)))
+        epoch_end = time.perf_counter() - end_started
+        if stopped or out_of_time:
             break
     model.to(memory_format=torch.contiguous_format).eval()
     history["train_size"] = len(data)
     history["precision"] = precision
+    history.update(steps_run=step, out_of_time=out_of_time)
     history["train_source"] = data.source
     return TrainResult(model, history, time.perf_counter() - t0, stopped)
 
@@ -256,6 +296,7 @@ def config_for(variant_cls, **overrides) -> TrainConfig:
     return from_dict(TrainConfig, {**variant_cls.train_defaults, **given})
 
 
+QUICK_SECONDS = 60.0  # the quick presets' time limit: what a presenter waits for in front of a room
 PRESETS = {"default": "the variant's defaults", "quick": "quick: about a minute of training",
            "recipe": "the shipped model's recipe"}
 
@@ -266,5 +307,7 @@ def preset(variant_cls, name: str = "default", **overrides) -> tuple[dict, Train
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
     model_cfg, train_cfg = {"default": ({}, {}), "quick": variant_cls.quick, "recipe": variant_cls.recipe}[name]
+    if name == "quick":  # a minute wherever it runs: on a slower machine fewer steps, never a longer wait
+        train_cfg = {"max_seconds": QUICK_SECONDS, **train_cfg}
     given = {k: v for k, v in overrides.items() if v is not None}
     return dict(model_cfg), config_for(variant_cls, **{**train_cfg, **given})

@@ -159,3 +159,45 @@ def test_bulk_work_uses_the_model_itself_on_the_cpu():
     if torch.cuda.is_available():  # only where there is one: no test needs a GPU
         copy = compute_copy(model, "cuda")
         assert copy is not model and next(copy.parameters()).is_cuda and not next(model.parameters()).is_cuda
+
+
+def test_a_time_limit_ends_the_run_in_time_with_the_whole_schedule(small):
+    """max_seconds (the quick presets' minute): a run asked for far more epochs than fit ends at the limit,
+    having followed the whole learning-rate schedule in that time (so it ends annealed), and it learned."""
+    tr, te = small
+    cfg = TrainConfig(epochs=500, batch_size=50, lr=5e-3, max_seconds=2.0)
+    events = []
+    result = train(build("dense", seed=0), tr, te, cfg, on_progress=events.append, report_every=10)
+    history = result.history
+    assert result.seconds < 2.0 + 0.5 and not result.stopped_early
+    assert history["out_of_time"] and 20 < history["steps_run"] < 500 * 20
+    lrs = [e["lr"] for e in history["epochs"]]
+    assert max(lrs) > 0.9 * cfg.lr and lrs[-1] < cfg.lr / 100  # warmed up to the peak, then annealed
+    assert history["epochs"][-1]["val"]["loss"] < history["epochs"][0]["val"]["loss"]
+    assert events[-1].fraction == 1.0 and events[-1].step == history["steps_run"]
+
+
+def test_the_schedule_is_torchs_one_cycle():
+    from aecore.train import schedule_at
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    total = 200
+    ref = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=total, pct_start=0.15)
+    cfg = TrainConfig(lr=1e-3)
+    for step in range(total - 1):
+        lr, beta1 = schedule_at(cfg, step / (total - 1))
+        # torch counts phases to step total - 1 and ends the warm-up at step 0.15 * total - 1: a step apart at most
+        assert lr == pytest.approx(opt.param_groups[0]["lr"], rel=0.05, abs=2e-5)
+        assert beta1 == pytest.approx(opt.param_groups[0]["betas"][0], abs=0.01)
+        opt.step()
+        ref.step()
+
+
+def test_the_quick_preset_takes_a_minute_at_most():
+    from aecore import VARIANTS
+    from aecore.train import QUICK_SECONDS, preset
+
+    assert all(preset(cls, "quick")[1].max_seconds == QUICK_SECONDS == 60 for cls in VARIANTS.values())
+    assert preset(VARIANTS["conv"], "quick", max_seconds=5)[1].max_seconds == 5
+    assert preset(VARIANTS["conv"], "default")[1].max_seconds == 0
