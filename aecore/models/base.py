@@ -33,12 +33,15 @@ class AEOutput:
 
 def reconstruction_loss(logits: Tensor, target: Tensor, kind: str, per_image: bool = False) -> Tensor:
     """BCE or MSE between predicted pixels and target, averaged per pixel or summed per image."""
+    if not per_image:  # the mean over every pixel, in one fused operation (a training step's common case)
+        if kind == "bce":
+            return F.binary_cross_entropy_with_logits(logits, target)
+        return F.mse_loss(torch.sigmoid(logits), target)
     if kind == "bce":
         loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     else:
         loss = F.mse_loss(torch.sigmoid(logits), target, reduction="none")
-    loss = loss.flatten(1)
-    return loss.sum(1).mean() if per_image else loss.mean()
+    return loss.flatten(1).sum(1).mean()
 
 
 class Autoencoder(nn.Module):
@@ -134,7 +137,8 @@ class Autoencoder(nn.Module):
         logits = self._decode_logits(z, labels).view(-1, *IMAGE_SHAPE)
         recon = reconstruction_loss(logits, x, self.config.recon_loss)
         extra, terms = self.penalties(z)
-        return AEOutput(torch.sigmoid(logits), z, recon + extra, {"recon": recon, **terms})
+        loss = recon + extra if terms else recon  # no penalty terms: no zero to add (and differentiate)
+        return AEOutput(torch.sigmoid(logits), z, loss, {"recon": recon, **terms})
 
 
 def mlp(sizes: list[int], final_activation: nn.Module | None = None) -> nn.Sequential:
