@@ -133,7 +133,7 @@ def alone(base: str, results: dict) -> None:
         for pts in [ONE, *MORE]:
             settled.append(stroke_to_settled(page, pts))
         maps = []
-        for _ in range(3):
+        for _ in range(7):  # a median of 7: single loads here vary by a quarter
             maps.append(latent_map_seconds(page, base))
             settle(page, timeout=120)
         navs = []
@@ -143,6 +143,7 @@ def alone(base: str, results: dict) -> None:
             settle(page, timeout=120)
         results["alone_stroke_settled"] = statistics.median(settled)
         results["alone_latent_map"] = statistics.median(maps)
+        results["alone_latent_map_all"] = [round(m, 3) for m in maps]
         results["alone_latent_nav"] = statistics.median(navs)  # no target: the same page in a warm session
         browser.close()
 
