@@ -382,7 +382,8 @@ def projection(entry: ModelEntry, method: str, n: int | None = None, compute: bo
     total = len(load_data(entry.dataset, "test"))
     rows = sample_indices(n, total, seed=0).numpy() if n and n < total else None
     dkey = data_key(entry.dataset)
-    hit = proj.cached_projection(total if rows is None else len(rows), entry.sha256, dkey, method)
+    hit = proj.cached_projection(total if rows is None else len(rows), entry.sha256, dkey, method,
+                                 dims=entry.latent_dim)
     if hit is not None or not compute:
         return hit, rows
     z = codes(entry)

@@ -63,10 +63,11 @@ class Projection:
     cached: str | None  # "shipped", "cache" or None (computed now)
     seconds: float = 0.0
     saved: bool = True  # False when a computed map could not be written to the cache (read-only or full disk)
+    dims: int = 0  # of the codes mapped, when known: 1- and 2-D codes are their own map, whatever the method
 
     @property
     def label(self) -> str:
-        return METHOD_NAMES[self.method]
+        return {1: "Latent axis", 2: "Latent plane"}.get(self.dims, METHOD_NAMES[self.method])
 
 
 def lookup(key: str) -> tuple[np.ndarray, str] | None:
@@ -157,25 +158,26 @@ def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str =
     if use_cache:
         hit = lookup(key)
         if hit is not None and len(hit[0]) == len(codes):
-            return Projection(hit[0], method, s, key, hit[1])
+            return Projection(hit[0], method, s, key, hit[1], dims=codes.shape[1])
     t0 = time.perf_counter()
     coords = reduce(codes, method, s, on_progress)
     seconds = time.perf_counter() - t0
     saved = use_cache and store(key, coords, method=method, settings=s, dataset=dataset, model=model_sha)
     if on_progress:
         on_progress(1.0, f"{METHOD_NAMES[method]} done in {seconds:.1f} s")
-    return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds, saved)
+    return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds, saved,
+                      dims=codes.shape[1])
 
 
 def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,
-                      settings: dict | None = None) -> Projection | None:
-    """The projection if it is already shipped or cached, without computing anything."""
+                      settings: dict | None = None, dims: int = 0) -> Projection | None:
+    """The projection if it is already shipped or cached, without computing anything (``dims``: of the codes)."""
     s = settings_for(method, settings, n=codes_len)
     key = map_name(model_sha, dataset, method, s)
     hit = lookup(key)
     if hit is None or len(hit[0]) != codes_len:
         return None
-    return Projection(hit[0], method, s, key, hit[1])
+    return Projection(hit[0], method, s, key, hit[1], dims=dims)
 
 
 def _array(entry: str, folder: Path | None = None, shipped: bool = True) -> np.ndarray | None:

@@ -196,3 +196,15 @@ def test_code_at_inverts_pca_and_interpolates_other_maps():
     assert torch.allclose(got, torch.from_numpy(codes[7]), atol=1e-3)
     plane = codes[:, :2]
     assert torch.allclose(projection.code_at(plane, plane, (9.0, 9.0)), torch.tensor([9.0, 9.0]))
+
+
+def test_a_two_dimensional_code_is_called_its_latent_plane_whatever_the_method(cache):
+    """A 2-D code is its own map: captions say "Latent plane", not the method that was asked for."""
+    codes = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    p = projection.project_codes(codes, "sha-2d", "mnist", "umap")
+    assert p.label == "Latent plane" and np.allclose(p.coords, codes, atol=1e-2)
+    again = projection.cached_projection(50, "sha-2d", "mnist", "umap", dims=2)
+    assert again.label == "Latent plane"
+    wide = projection.project_codes(np.random.default_rng(0).normal(size=(50, 5)).astype(np.float32),
+                                    "sha-5d", "mnist", "pca")
+    assert wide.label == "PCA"
