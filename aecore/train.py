@@ -281,10 +281,7 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
         if stopped or out_of_time:
             break
     model.to(memory_format=torch.contiguous_format).eval()
-    history["train_size"] = len(data)
-    history["precision"] = precision
-    history.update(steps_run=step, out_of_time=out_of_time)
-    history["train_source"] = data.source
+    history.update(train_size=len(data), train_source=data.source, precision=precision, out_of_time=out_of_time)
     return TrainResult(model, history, time.perf_counter() - t0, stopped)
 
 
