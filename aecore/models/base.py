@@ -31,17 +31,43 @@ class AEOutput:
     terms: dict[str, Tensor]  # named, unweighted scalar loss terms, for curves and reports
 
 
+class _BCEWithLogits(torch.autograd.Function):
+    """Per-element binary cross-entropy of pixel logits, in fp32, with the exact gradient sigmoid(x) - t.
+
+    torch's own kernel takes its log through log1p, which this CPU build runs unvectorised: 0.27 ms of a dense
+    step's 1.1 ms. log(1 + exp(-|x|)) with a plain log differs from log1p by under 6e-8 per pixel (where
+    1 + exp(-|x|) rounds to 1), and the gradient does not use it at all."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
+        x, t = logits.float(), target.float()
+        ctx.save_for_backward(x, t)
+        ctx.dtypes = logits.dtype, target.dtype
+        return x.abs().neg_().exp_().add_(1).log_().add_(x.clamp_min(0)).sub_(x * t)  # in place: fewer buffers
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, t = ctx.saved_tensors
+        grad_logits = (grad * (torch.sigmoid(x) - t)).to(ctx.dtypes[0]) if ctx.needs_input_grad[0] else None
+        grad_target = (-grad * x).to(ctx.dtypes[1]) if ctx.needs_input_grad[1] else None
+        return grad_logits, grad_target
+
+
+def bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
+    """Binary cross-entropy per element between pixel logits and targets in [0, 1] (nats, fp32): the one
+    definition every loss, bound and score uses."""
+    return _BCEWithLogits.apply(logits, target)
+
+
 def reconstruction_loss(logits: Tensor, target: Tensor, kind: str, per_image: bool = False) -> Tensor:
     """BCE or MSE between predicted pixels and target, averaged per pixel or summed per image."""
-    if not per_image:  # the mean over every pixel, in one fused operation (a training step's common case)
-        if kind == "bce":
-            return F.binary_cross_entropy_with_logits(logits, target)
-        return F.mse_loss(torch.sigmoid(logits), target)
     if kind == "bce":
-        loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        loss = bce_with_logits(logits, target)
     else:
+        if not per_image:  # the mean over every pixel in one fused call (a training step's common case)
+            return F.mse_loss(torch.sigmoid(logits), target)
         loss = F.mse_loss(torch.sigmoid(logits), target, reduction="none")
-    return loss.flatten(1).sum(1).mean()
+    return loss.flatten(1).sum(1).mean() if per_image else loss.mean()
 
 
 class Autoencoder(nn.Module):

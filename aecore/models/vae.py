@@ -6,12 +6,11 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aecore.config import param
 from aecore.metric_info import Metric
-from aecore.models.base import N_PIXELS, AEOutput, Autoencoder, mlp
+from aecore.models.base import N_PIXELS, AEOutput, Autoencoder, bce_with_logits, mlp
 
 
 def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -52,7 +51,7 @@ class VAEBase(Autoencoder):
         noise = torch.randn(mu.shape, generator=generator).to(mu.device) if generator else torch.randn_like(mu)
         z = mu + noise * (0.5 * logvar).exp()
         logits = self._decode_logits(z, labels).view_as(x)
-        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+        recon = bce_with_logits(logits, x).flatten(1).sum(1)
         return logits, recon, kl_to_standard_normal(mu, logvar).sum(1), mu
 
     def log_weights(self, x: Tensor, labels: Tensor | None = None, k: int = 16,
@@ -67,8 +66,7 @@ class VAEBase(Autoencoder):
         z = mu[:, None] + noise * std[:, None]
         rep_labels = None if labels is None else labels.repeat_interleave(k)
         logits = self._decode_logits(z.reshape(b * k, d), rep_labels).reshape(b, k, -1)
-        log_px_z = -F.binary_cross_entropy_with_logits(logits, x.flatten(1)[:, None].expand_as(logits),
-                                                       reduction="none").sum(2)
+        log_px_z = -bce_with_logits(logits, x.flatten(1)[:, None].expand_as(logits)).sum(2)
         half_log_2pi = 0.5 * math.log(2 * math.pi)
         log_pz = (-0.5 * z.pow(2) - half_log_2pi).sum(2)
         log_qz = (-0.5 * noise.pow(2) - half_log_2pi - 0.5 * logvar[:, None]).sum(2)
