@@ -122,18 +122,18 @@ def page_link(path: str) -> None:
                 st.markdown(p.label)
 
 
-def chart_selection(event, rows_of_points=None) -> tuple[list[int], tuple[float, float] | None]:
+def chart_selection(event) -> tuple[list[int], tuple[float, float] | None]:
     """(test rows selected on a latent map, the place clicked on its decode grid or None) from a Plotly event.
 
-    Trace 0 holds the mapped digits: customdata[0] (or ``rows_of_points[point_index]``) is a test row; Plotly
-    sends numpy customdata as a typed array, so in the browser's event a row is {"0": .., "1": ..}. Trace 1
-    is the invisible decode grid (figures.latent_figure)."""
+    A point's customdata[0] is its test row, or ``figures.GRID_ROW`` on the invisible decode grid; points without
+    customdata (the rings of a shared selection) are not digits. Plotly sends numpy customdata as a typed array,
+    so in the browser's event a row is {"0": .., "1": ..}."""
+    import figures
+
     points = (event.selection.points if event is not None and hasattr(event, "selection") else None) or []
-    rows = sorted({int(p["customdata"]["0"] if isinstance(p["customdata"], dict) else p["customdata"][0])
-                   if p.get("customdata") else
-                   int(p["point_index"] if rows_of_points is None else rows_of_points[p["point_index"]])
-                   for p in points if p.get("curve_number", 0) == 0})
-    grid = [p for p in points if p.get("curve_number") == 1]
+    tagged = [(int(c["0"] if isinstance(c, dict) else c[0]), p) for p in points if (c := p.get("customdata"))]
+    rows = sorted({row for row, _ in tagged if row != figures.GRID_ROW})
+    grid = [p for row, p in tagged if row == figures.GRID_ROW]
     return rows, ((float(grid[0]["x"]), float(grid[0]["y"])) if len(grid) == 1 and not rows else None)
 
 

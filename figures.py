@@ -20,38 +20,47 @@ def _margin(title: str) -> dict:
     return {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}
 
 
+GRID_ROW = -1  # customdata[0] of the decode grid's points: a place to decode, not a test row
+HOVER = "test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}<extra></extra>"
+
+
 def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=None,
                   title: str = "", height: int = 520, dragmode: str = "pan", highlight=None, grid: int = 0,
                   background=None):
-    """Trace 0: the mapped test codes, one WebGL trace (customdata[0] = test row). Trace 1 (with ``grid``):
-    an invisible ``grid`` x ``grid`` lattice of clickable points over the whole map, empty space included,
-    so a click anywhere reports a place to decode. Then rings round the test rows in ``highlight`` (a
-    shared selection). ``background``: a (data URI, x range, y range) picture laid under the points.
+    """The mapped test codes as WebGL points whose customdata is (test row, label, error): coloured by label, one
+    trace per digit with its legend entry; by error, one trace on a colour scale. With ``grid``, an invisible
+    ``grid`` x ``grid`` lattice of clickable points over the whole map (customdata[0] = :data:`GRID_ROW`), empty
+    space included, so a click anywhere reports a place to decode. Then rings round the test rows in
+    ``highlight`` (a shared selection). ``background``: a (data URI, x range, y range) picture laid under the
+    points.
 
     ``coords`` (M, 2) are the map positions of test rows ``rows`` (default: all, in order)."""
     rows = np.arange(len(coords)) if rows is None else np.asarray(rows)  # test row of each coordinate
     labels = np.asarray(labels)[rows]
-    xy = np.asarray(coords)
-    err = None if errors is None else np.asarray(errors)[rows]
-    if color_by == "error" and err is not None:
-        marker = {"color": err, "colorscale": "Viridis", "colorbar": {"title": "MSE"}, "size": 4}
+    xy = np.asarray(coords, dtype=np.float32)
+    err = np.zeros(len(rows)) if errors is None else np.asarray(errors)[rows]
+    # float32 halves what the browser decodes; rows and labels stay exact (integers below 2**24)
+    custom = np.stack([rows, labels, err], 1).astype(np.float32)
+    fig = go.Figure()
+    if color_by == "error" and errors is not None:
+        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=custom, name="test digits",
+                                   hovertemplate=HOVER, showlegend=False, marker={
+                                       "color": err, "colorscale": "Viridis", "colorbar": {"title": "MSE"}, "size": 4}))
     else:
-        palette = LABEL_COLOURS
-        scale = [[v, palette[i]] for i in range(10) for v in (i / 10, (i + 1) / 10)]
-        marker = {"color": labels, "colorscale": scale, "cmin": 0, "cmax": 10, "size": 4,
-                  "colorbar": {"title": "digit", "tickvals": [i + 0.5 for i in range(10)],
-                               "ticktext": [str(i) for i in range(10)]}}
-    custom = np.stack([rows, labels, err if err is not None else np.zeros(len(rows))], 1)
-    fig = go.Figure(go.Scattergl(
-        x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker, customdata=custom, name="test digits",
-        hovertemplate="test #%{customdata[0]:.0f}<br>label %{customdata[1]:.0f}<br>MSE %{customdata[2]:.4f}"
-                      "<extra></extra>"))
+        # One colour per trace: per-point colours from a scale cost the browser about 0.3 s of every map load
+        # (bench/bench_load.py), and the legend hides or shows a digit with a click.
+        for digit in np.unique(labels):
+            at = labels == digit
+            fig.add_trace(go.Scattergl(x=xy[at, 0], y=xy[at, 1], mode="markers", customdata=custom[at],
+                                       name=str(int(digit)), hovertemplate=HOVER,
+                                       marker={"color": LABEL_COLOURS[int(digit)], "size": 4}))
     if grid:
         (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
         gx, gy = np.meshgrid(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))
         # WebGL like the digits: scattergl finds the point under the pointer on the CPU, so transparent points
         # still take clicks, and 1,600 SVG nodes cost about 0.1 s of every page load (bench/bench_load.py).
-        fig.add_trace(go.Scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", name="decode here",
+        fig.add_trace(go.Scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", name="decode here", showlegend=False,
+                                   customdata=np.full((gx.size, 1), GRID_ROW, np.float32),
                                    marker={"size": 14, "color": "rgba(0,0,0,0)"},
                                    hovertemplate="click to decode here (%{x:.2f}, %{y:.2f})<extra></extra>"))
     if background is not None:
@@ -62,9 +71,10 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         where = {int(r): i for i, r in enumerate(rows)}
         at = [where[int(r)] for r in highlight if int(r) in where]
         fig.add_scatter(x=xy[at, 0], y=xy[at, 1], mode="markers", name="shared selection", hoverinfo="skip",
+                        showlegend=False,
                         marker={"size": 10, "color": "rgba(0,0,0,0)", "line": {"color": "black", "width": 2}})
-    fig.update_layout(height=height, title=title, showlegend=False, dragmode=dragmode,
-                      margin=_margin(title))
+    fig.update_layout(height=height, title=title, dragmode=dragmode, margin=_margin(title),
+                      legend={"title": {"text": "digit"}, "itemsizing": "constant"})
     return fig
 
 

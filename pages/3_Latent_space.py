@@ -43,7 +43,7 @@ with S.guard("Latent map"):
                                 dragmode="pan", highlight=shared, grid=40, background=plane)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"latent_chart.{entry.name}.{method}.{n}")
-    rows, clicked = S.chart_selection(event, subset)
+    rows, clicked = S.chart_selection(event)
     if rows:
         shared.clear()  # a new selection replaces the one a shared link brought (kept in session state)
     rows = rows or list(shared)

@@ -111,14 +111,14 @@ def select_points(at, rows: list[int], chart: int = 0):
 
 
 def click_map(at, x: float, y: float, chart: int = 0):
-    """Fake a click on empty space of a latent map (a point of its invisible decode grid, trace 1) and rerun."""
+    """Fake a click on empty space of a latent map (a point of its invisible decode grid) and rerun."""
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
     states = at._tree.get_widget_states()
     ws = WidgetState()
     ws.id = at.get("plotly_chart")[chart].proto.id
     ws.string_value = json.dumps({"selection": {
-        "points": [{"curve_number": 1, "point_index": 0, "point_number": 0, "x": x, "y": y}],
+        "points": [{"curve_number": 10, "point_index": 0, "point_number": 0, "x": x, "y": y, "customdata": [-1]}],
         "point_indices": [0], "box": [], "lasso": []}})
     states.widgets.append(ws)
     return at._run(states)

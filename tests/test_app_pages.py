@@ -124,6 +124,45 @@ def test_latent_selection_shows_digits(app_env):
     assert "decoding of the mean code" in captions
 
 
+def test_a_map_draws_each_digit_as_its_own_trace_and_tells_digits_from_places_clicked():
+    """The digits of a map are one WebGL trace per label (one colour each, a legend entry each) whose customdata
+    keeps the test row; a click or box select reads rows back from it, and a click on empty space (the decode
+    grid) gives the place, whichever order the traces have."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import app_state
+    import figures
+
+    rng = np.random.default_rng(0)
+    rows = np.array([3, 8, 12, 20, 31, 40])  # a subset of test rows, as a map of fewer points has
+    labels = rng.integers(0, 10, 50)
+    fig = figures.latent_figure(rng.standard_normal((6, 2)), labels, rng.random(50), rows=rows, grid=4,
+                                highlight=[12])
+    digits = [t for t in fig.data if t.name not in ("decode here", "shared selection")]
+    assert [t.name for t in digits] == [str(d) for d in sorted(set(labels[rows]))]
+    for trace in digits:
+        assert isinstance(trace.marker.color, str) and set(trace.customdata[:, 1]) == {int(trace.name)}
+        assert all(labels[int(r)] == int(trace.name) for r in trace.customdata[:, 0])
+    assert sorted(r for t in digits for r in t.customdata[:, 0]) == rows.tolist()
+    assert [t.name for t in fig.data][-2:] == ["decode here", "shared selection"]
+
+    def event(*points):
+        return SimpleNamespace(selection=SimpleNamespace(points=list(points)))
+
+    digit = {"curve_number": 2, "point_index": 0, "customdata": {"0": 12.0, "1": 4.0, "2": 0.01}}
+    place = {"curve_number": len(digits), "point_index": 5, "x": 0.5, "y": -1.0,
+             "customdata": {"0": figures.GRID_ROW}}
+    ring = {"curve_number": len(digits) + 1, "point_index": 0, "x": 0.1, "y": 0.2}
+    assert app_state.chart_selection(event(digit, ring)) == ([12], None)
+    assert app_state.chart_selection(event(place)) == ([], (0.5, -1.0))
+    assert app_state.chart_selection(event(digit, place)) == ([12], None)  # a box over both selects the digit
+    assert app_state.chart_selection(None) == ([], None)
+    colour_by_error = figures.latent_figure(rng.standard_normal((50, 2)), labels, rng.random(50), color_by="error")
+    assert len(colour_by_error.data) == 1 and colour_by_error.data[0].marker.colorscale
+
+
 def test_generate_samples_change_with_seed(app_env):
     at = run_page("pages/4_Generate.py", gen_model="vae")
     no_errors(at)
