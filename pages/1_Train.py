@@ -52,8 +52,11 @@ def live():
         return
     snap = job.snapshot()
     status = snap["status"]
+    limit = job.train_config.max_seconds  # a run limited by time ends before its planned steps: show the time
+    where = (f"step {snap['step']:,}, {snap['seconds']:.0f} of at most {limit:.0f} s" if limit else
+             f"step {snap['step']:,}/{snap['total_steps']:,}, {snap['seconds']:.0f} s")
     st.progress(min(1.0, snap["fraction"]), text=f"{job.variant} {status}: {snap['message']} — epoch "
-                f"{snap['epoch']}, step {snap['step']}/{snap['total_steps']}, {snap['seconds']:.0f} s")
+                f"{snap['epoch']}, {where}")
     if status == jobs.RUNNING and st.button("Stop", key="stop", help="any tab on this server can stop a run"):
         job.stop()
     if snap["steps"]:

@@ -47,13 +47,15 @@ def test_model_hyperparameters_are_widgets(app_env):
 
 def test_stop_keeps_a_valid_model(app_env):
     at = train_page(**{"train.dense.default.epochs": 200, "train.dense.default.train_size": 2000,
-                          "train.dense.default.batch_size": 16})
+                          "train.dense.default.batch_size": 16, "train.dense.default.max_seconds": 600.0})
     at.button(key="start").click().run()
     job = jobs.BOARD.get(at.session_state["job_id"])
     deadline = time.time() + 60
     while not job.snapshot()["steps"] and time.time() < deadline:
         time.sleep(0.05)
     at.run()
+    # a run limited by time says how long it may take, not the step count it will not reach
+    assert "of at most 600 s" in at.get("progress")[0].proto.text
     at.button(key="stop").click().run()
     no_errors(at)
     assert job.join(120) and job.status == jobs.STOPPED
