@@ -106,15 +106,46 @@ def resolve_precision(cfg: TrainConfig, device: torch.device) -> str:
 
 
 class Adam(torch.optim.Adam):
-    """torch's Adam, whose step skips one wrapper: it imports all of torch._dynamo on the first step (1.3 s
-    of a short command here) to mark a graph break, which matters only under torch.compile, never used here.
-    The update itself is torch's own code."""
+    """torch's Adam with a shorter way to its fused kernel.
+
+    Each step goes straight to ``torch._fused_adam_`` with torch's own state (the same tensors, the same
+    update, a test checks equal weights) once the state exists, when the settings are the plain ones (fused,
+    no amsgrad, maximize, capturable or differentiable; every parameter on one device in one dtype). torch's
+    general step spends about 45 us of Python per call on checks and regrouping, 4% of a ``dense`` step;
+    otherwise, and on the first step, the general one runs. Either way it skips the wrapper that imports all of
+    torch._dynamo on the first step (1.3 s of a short command here) to mark a graph break, which matters only
+    under torch.compile, never used here."""
 
     _step = getattr(torch.optim.Adam.step, "__wrapped__", None)
 
+    def _lean_groups(self) -> list[tuple[dict, list]] | None:
+        """Per group (settings, [params, grads, exp_avgs, exp_avg_sqs, steps]) for the direct call, or None."""
+        out = []
+        for group in self.param_groups:
+            if not group.get("fused") or group["amsgrad"] or group["maximize"] or group["capturable"] \
+                    or group["differentiable"] or group.get("decoupled_weight_decay") \
+                    or isinstance(group["lr"], torch.Tensor):
+                return None
+            params = [p for p in group["params"] if p.grad is not None]
+            states = [self.state.get(p) for p in params]
+            if not all(states) or len({(p.device, p.dtype) for p in params}) > 1:
+                return None
+            out.append((group, [params, [p.grad for p in params], [s["exp_avg"] for s in states],
+                                [s["exp_avg_sq"] for s in states], [s["step"] for s in states]]))
+        return out
+
     @torch.no_grad()
     def step(self, closure=None):
-        return super().step(closure) if self._step is None else self._step(closure)
+        groups = self._lean_groups() if closure is None else None
+        if groups is None:
+            return super().step(closure) if self._step is None else self._step(closure)
+        for group, (params, grads, exp_avgs, exp_avg_sqs, steps) in groups:
+            if params:
+                torch._foreach_add_(steps, 1)
+                torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False,
+                                   lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1],
+                                   weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
+        return None
 
 
 ONE_CYCLE = {"warmup": 0.15, "start_div": 25.0, "final_div": 1e4, "beta1": (0.95, 0.85)}  # torch's OneCycleLR
@@ -228,8 +259,8 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
         n_epoch = 0
         for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen, device=device):
             x = data.images[idx]
-            with autocast():
-                out = model(x, data.labels[idx])
+            with autocast():  # only conditional models read labels: no gather for the others
+                out = model(x, data.labels[idx] if model.conditional else None)
             loss = out.loss.item()
             if not math.isfinite(loss):
                 model.load_state_dict(good_state)

@@ -163,16 +163,27 @@ def test_training_command_never_imports_the_compiler(tmp_path, offline):
     assert proc.stdout.split() == ["0", "False"], proc.stderr
 
 
-def test_our_adam_steps_exactly_like_torchs():
+@pytest.mark.parametrize(("variant", "weight_decay"), [("dense", 0.0), ("conv", 1e-3)])
+def test_our_adam_steps_exactly_like_torchs(variant, weight_decay):
+    """After torch's own first step ours calls the fused kernel directly: the same weights and state, step by
+    step, while the learning rate and beta1 change as the one-cycle schedule changes them."""
     from aecore.train import Adam
 
     torch.manual_seed(0)
-    a, b = build("dense", seed=0), build("dense", seed=0)
-    opts = [Adam(a.parameters(), lr=1e-2, fused=True), torch.optim.Adam(b.parameters(), lr=1e-2, fused=True)]
+    a, b = build(variant, seed=0), build(variant, seed=0)
+    if variant == "conv":  # as training on the CPU lays them out
+        a, b = a.to(memory_format=torch.channels_last), b.to(memory_format=torch.channels_last)
+    opts = [Adam(a.parameters(), lr=1e-2, weight_decay=weight_decay, fused=True),
+            torch.optim.Adam(b.parameters(), lr=1e-2, weight_decay=weight_decay, fused=True)]
     x = torch.rand(32, 1, 28, 28)
-    for _ in range(3):
+    for step in range(5):
         for model, opt in zip((a, b), opts, strict=True):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = 1e-2 / (step + 1), (0.95 - 0.02 * step, 0.999)
             opt.zero_grad()
             model(x).loss.backward()
             opt.step()
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert opts[0]._lean_groups() is not None  # the direct path is the one that ran after the first step
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert all(torch.equal(opts[0].state[p][k], opts[1].state[q][k]) for k in ("step", "exp_avg", "exp_avg_sq"))

@@ -7,6 +7,7 @@ the base class turns those into ``encode``, ``decode``, ``reconstruct`` and the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import torch
@@ -25,10 +26,15 @@ N_CLASSES = 10
 class AEOutput:
     """What every model's forward returns, so one loop, one checkpoint and one test suite serve all."""
 
-    reconstruction: Tensor  # (B, 1, 28, 28) in [0, 1]
+    logits: Tensor  # (B, 1, 28, 28) pixel logits: the reconstruction before its sigmoid
     latent: Tensor  # (B, latent_dim): the code used downstream (the mean for VAEs)
     loss: Tensor  # scalar that training minimises
     terms: dict[str, Tensor]  # named, unweighted scalar loss terms, for curves and reports
+
+    @cached_property
+    def reconstruction(self) -> Tensor:
+        """(B, 1, 28, 28) in [0, 1], made when first asked for: a training step never needs it."""
+        return torch.sigmoid(self.logits)
 
 
 class _BCEWithLogits(torch.autograd.Function):
@@ -164,7 +170,7 @@ class Autoencoder(nn.Module):
         recon = reconstruction_loss(logits, x, self.config.recon_loss)
         extra, terms = self.penalties(z)
         loss = recon + extra if terms else recon  # no penalty terms: no zero to add (and differentiate)
-        return AEOutput(torch.sigmoid(logits), z, loss, {"recon": recon, **terms})
+        return AEOutput(logits, z, loss, {"recon": recon, **terms})
 
 
 def mlp(sizes: list[int], final_activation: nn.Module | None = None) -> nn.Sequential:

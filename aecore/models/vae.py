@@ -75,7 +75,7 @@ class VAEBase(Autoencoder):
     def forward(self, x: Tensor, labels: Tensor | None = None) -> AEOutput:
         logits, recon, kl, mu = self.elbo_terms(x, labels)
         recon, kl = recon.mean(), kl.mean()
-        return AEOutput(torch.sigmoid(logits), mu, recon + self.config.beta * kl, {"recon": recon, "kl": kl})
+        return AEOutput(logits, mu, recon + self.config.beta * kl, {"recon": recon, "kl": kl})
 
     def extra_metrics(self, test, codes, classifier=None):
         """-ELBO in nats, and how many prior samples the reference classifier recognises."""

@@ -142,7 +142,7 @@ class VQVAE(Autoencoder):
         logits = self._decode_logits(quantised.reshape(len(x), -1), labels).view_as(x)
         recon = reconstruction_loss(logits, x, self.config.recon_loss)
         loss = recon + self.config.commitment * commitment
-        return AEOutput(torch.sigmoid(logits), quantised.reshape(len(x), -1), loss,
+        return AEOutput(logits, quantised.reshape(len(x), -1), loss,
                         {"recon": recon, "commitment": commitment})
 
     @torch.no_grad()
