@@ -169,8 +169,9 @@ def is_running(page) -> bool:
     return bool(page.evaluate(_RUNNING_JS))
 
 
-def settle(page, timeout: float = 60.0, quiet: float = 0.6) -> float:
-    """Wait until the script has finished: not running and no stale element for ``quiet`` s.
+def settle(page, timeout: float = 60.0, quiet: float = 0.6, every: float = 0.1) -> float:
+    """Wait until the script has finished: not running and no stale element for ``quiet`` s, looking every
+    ``every`` s (a timing wants a short one: the calm is seen up to that late).
 
     Returns the perf_counter() time at which that calm began."""
     deadline = time.perf_counter() + timeout
@@ -182,7 +183,7 @@ def settle(page, timeout: float = 60.0, quiet: float = 0.6) -> float:
             calm_since = time.perf_counter()
         elif time.perf_counter() - calm_since >= quiet:
             return calm_since
-        page.wait_for_timeout(100)
+        page.wait_for_timeout(every * 1000)
     raise TimeoutError(f"the app was still running after {timeout:.0f} s")
 
 
