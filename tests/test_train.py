@@ -80,12 +80,14 @@ def test_variant_defaults_and_overrides():
     assert cfg.epochs == 2 and cfg.batch_size == 64 and cfg.lr == 6e-3 and cfg.init_output_bias
 
 
-def test_output_bias_starts_at_the_mean_digit(small):
-    """A fresh dense model then reconstructs the mean digit, not grey: a lower loss before any step."""
+@pytest.mark.parametrize("variant", ["dense", "deep", "sparse"])
+def test_output_bias_starts_at_the_mean_digit(small, variant):
+    """A fresh model whose last layer has a per-pixel bias then reconstructs about the mean digit, not grey:
+    a lower loss before any step."""
     from aecore.train import init_output_bias, loss_terms
 
     tr, te = small
-    plain, primed = build("dense", seed=0), build("dense", seed=0)
+    plain, primed = build(variant, seed=0), build(variant, seed=0)
     assert init_output_bias(primed, tr.images)
     assert torch.allclose(torch.sigmoid(primed.output_bias()), tr.images.mean(0).flatten().clamp(1e-3, 1 - 1e-3),
                           atol=1e-5)

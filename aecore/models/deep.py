@@ -28,6 +28,9 @@ class DeepAE(Autoencoder):
         self.encoder = nn.Sequential(nn.Flatten(), mlp([N_PIXELS, c.hidden1, c.hidden2, c.latent_dim]))
         self.decoder = mlp([c.latent_dim, c.hidden2, c.hidden1, N_PIXELS])
 
+    def output_bias(self):
+        return self.decoder[-1].bias
+
     def _encode(self, x, labels):
         return self.encoder(x)
 
