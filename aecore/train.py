@@ -110,7 +110,8 @@ class Adam(torch.optim.Adam):
 
     Each step goes straight to ``torch._fused_adam_`` with torch's own state (the same tensors, the same
     update, a test checks equal weights) once the state exists, when the settings are the plain ones (fused,
-    no amsgrad, maximize, capturable or differentiable; every parameter on one device in one dtype). torch's
+    no amsgrad, maximize, capturable or differentiable, no GradScaler; every parameter on one device in one
+    dtype). torch's
     general step spends about 45 us of Python per call on checks and regrouping, 4% of a ``dense`` step;
     otherwise, and on the first step, the general one runs. Either way it skips the wrapper that imports all of
     torch._dynamo on the first step (1.3 s of a short command here) to mark a graph break, which matters only
@@ -120,6 +121,8 @@ class Adam(torch.optim.Adam):
 
     def _lean_groups(self) -> list[tuple[dict, list]] | None:
         """Per group (settings, [params, grads, exp_avgs, exp_avg_sqs, steps]) for the direct call, or None."""
+        if getattr(self, "grad_scale", None) is not None or getattr(self, "found_inf", None) is not None:
+            return None  # a GradScaler's unscaling and inf-skipping: torch's step passes them to the kernel
         out = []
         for group in self.param_groups:
             if not group.get("fused") or group["amsgrad"] or group["maximize"] or group["capturable"] \

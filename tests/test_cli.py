@@ -163,6 +163,25 @@ def test_training_command_never_imports_the_compiler(tmp_path, offline):
     assert proc.stdout.split() == ["0", "False"], proc.stderr
 
 
+def test_our_adam_honours_a_grad_scaler_like_torchs():
+    """A GradScaler hands a fused Adam the scale and an inf flag as attributes: ours then takes torch's step,
+    which unscales the gradients (and would skip the update on an inf), never the direct call."""
+    from aecore.train import Adam
+
+    torch.manual_seed(0)
+    a, b = build("dense", seed=0), build("dense", seed=0)
+    opts = [Adam(a.parameters(), lr=1e-2, fused=True), torch.optim.Adam(b.parameters(), lr=1e-2, fused=True)]
+    x = torch.rand(32, 1, 28, 28)
+    for step in range(3):
+        for model, opt in zip((a, b), opts, strict=True):
+            opt.zero_grad()
+            (model(x).loss * 1024.0).backward()
+            opt.grad_scale, opt.found_inf = torch.tensor(1024.0), torch.tensor(0.0)
+            assert step == 0 or opt is not opts[0] or opt._lean_groups() is None
+            opt.step()
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
 @pytest.mark.parametrize(("variant", "weight_decay"), [("dense", 0.0), ("conv", 1e-3)])
 def test_our_adam_steps_exactly_like_torchs(variant, weight_decay):
     """After torch's own first step ours calls the fused kernel directly: the same weights and state, step by
