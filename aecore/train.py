@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from aecore.config import param, validate
 from aecore.data import DATASETS, ImageData, batches
@@ -33,6 +34,8 @@ class TrainConfig:
     dataset: str = param("mnist", "Dataset to train on", choices=DATASETS)
     init_output_bias: bool = param(False, "Start a per-pixel output bias (dense has one) at the mean training "
                                           "image: a faster start; off to fine-tune a trained model")
+    orthogonal_init: bool = param(False, "Start every weight matrix orthogonal and every bias at zero: deep and "
+                                         "convolutional models learn faster; off to fine-tune a trained model")
     device: str = param("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
     max_seconds: float = param(0.0, "End the run after this many seconds: fewer steps where the machine is slower, "
                                     "the whole learning-rate schedule in that time (0: no limit)", min=0.0, max=86400.0)
@@ -194,6 +197,24 @@ def init_output_bias(model: Autoencoder, images: torch.Tensor) -> bool:
     return True
 
 
+@torch.no_grad()
+def orthogonal_init(model: Autoencoder) -> int:
+    """Re-initialise every linear and convolution weight as an orthogonal matrix (gain 1, a convolution's kernel
+    flattened per output or, transposed, per input channel) and its bias at zero; returns how many layers.
+
+    torch's default (uniform in +-1/sqrt(fan_in)) shrinks the signal at every ReLU layer, so a deep or
+    convolutional model first spends steps growing it back. With rows at right angles and of unit length each
+    layer keeps the signal's scale from the start. bench/bench_quick.py: `deep` 1.15x -> 1.09x, `conv` 1.08x ->
+    1.05x of the shipped model's MSE in a minute."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
+    for layer in layers:
+        # Drawn in a fresh contiguous tensor: a channels-last kernel has no 2-D view to fill in place.
+        layer.weight.copy_(nn.init.orthogonal_(torch.empty(layer.weight.shape, dtype=layer.weight.dtype)))
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+    return len(layers)
+
+
 def _divergence_message(model: Autoencoder, cfg: TrainConfig, epoch: int, step: int) -> str:
     hint = f"the learning rate ({cfg.lr:g}) is probably too high: try {cfg.lr / 10:g}"
     if isinstance(model, VAEBase) and model.config.beta > 10:
@@ -240,6 +261,8 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     # Channels-last convolutions are faster in oneDNN, on the CPU most of all; the layout is undone before return,
     # so saved weights stay contiguous. It changes nothing for a model without convolutions.
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    if cfg.orthogonal_init:  # before the output bias, which it zeroes
+        orthogonal_init(model)
     model.to(device, memory_format=layout).train()
     data = train_data.subset(cfg.train_size or None, seed=cfg.seed).to(device)
     val = val_data.to(device) if val_data is not None else None

@@ -231,3 +231,10 @@ def test_the_pixel_loss_is_torchs_binary_cross_entropy_in_value_and_gradient():
         half = bce_with_logits(logits.bfloat16(), target)
     assert half.dtype == torch.float32
     assert torch.autograd.grad(half.sum(), logits)[0].dtype == torch.float32
+
+
+def test_the_vq_codebook_search_finds_the_nearest_entry():
+    """The quantiser's search leaves out |z|^2 (the same for every entry): it still picks the nearest one."""
+    quantizer = build("vq_vae", seed=0).quantizer
+    z = torch.randn(500, quantizer.codebook.shape[1])
+    assert torch.equal(quantizer.assign(z), torch.cdist(z, quantizer.codebook).argmin(1))

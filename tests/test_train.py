@@ -204,3 +204,29 @@ def test_the_quick_preset_takes_a_minute_at_most():
     assert all(preset(cls, "quick")[1].max_seconds == QUICK_SECONDS == 60 for cls in VARIANTS.values())
     assert preset(VARIANTS["conv"], "quick", max_seconds=5)[1].max_seconds == 5
     assert preset(VARIANTS["conv"], "default")[1].max_seconds == 0
+
+
+@pytest.mark.parametrize("variant", ["deep", "conv"])
+def test_an_orthogonal_start_is_orthogonal_and_learns_faster(small, variant):
+    """TrainConfig.orthogonal_init (some quick presets): every weight matrix starts with orthonormal rows or
+    columns and every bias at zero, also on a channels-last model; the deep MLP then gets further in the same
+    steps than from torch's default start."""
+    from torch import nn
+
+    from aecore.train import loss_terms, orthogonal_init
+
+    tr, te = small
+    model = build(variant, seed=0).to(memory_format=torch.channels_last)
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    assert orthogonal_init(model) == len(layers) >= 4
+    for layer in layers:
+        w = layer.weight.flatten(1)  # a kernel per output channel (per input channel when transposed)
+        gram = w @ w.T if len(w) <= w.shape[1] else w.T @ w
+        assert torch.allclose(gram, torch.eye(len(gram)), atol=1e-4)
+        assert not layer.bias.any()
+    assert not TrainConfig().orthogonal_init  # off by default: it would wipe a trained model
+    if variant == "deep":  # the deep MLP's early steps gain most (seeds 0-2: 8-17% lower loss after 100 steps)
+        settings = {"epochs": 5, "batch_size": 50, "lr": 3e-3}
+        plain = train(build(variant, seed=0), tr, None, TrainConfig(**settings)).model
+        ortho = train(build(variant, seed=0), tr, None, TrainConfig(**settings, orthogonal_init=True)).model
+        assert loss_terms(ortho, te)["loss"] < 0.95 * loss_terms(plain, te)["loss"]

@@ -46,8 +46,9 @@ class VectorQuantizer(nn.Module):
 
     def assign(self, z: Tensor) -> Tensor:
         """Index of the nearest codebook entry for each row of ``z`` (N, dim)."""
-        distances = (z * z).sum(1, keepdim=True) - 2 * z @ self.codebook.T + (self.codebook ** 2).sum(1)
-        return distances.argmin(1)
+        # |z - c|^2 = |z|^2 - 2 z.c + |c|^2, and |z|^2 is the same for every entry, so it is left out: one fused
+        # product instead of three (B*49, size) temporaries.
+        return torch.addmm((self.codebook ** 2).sum(1), z, self.codebook.T, alpha=-2).argmin(1)
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """(quantised z with straight-through gradients, indices)."""
@@ -97,7 +98,11 @@ class VQVAE(Autoencoder):
     )
     # The shipped checkpoint's recipe (aecore pretrain).
     recipe = ({}, {"epochs": 15, "batch_size": 128, "lr": 2e-3})
-    quick = ({}, {"epochs": 3, "batch_size": 128, "lr": 6e-3, "precision": "auto"})  # bench/bench_quick.py
+    # bench/bench_quick.py: the model is short of steps, not of data, in a minute. Batches of 64 took it from
+    # 1.42-1.46x to 1.04x of the shipped MSE (4 epochs; 32 gave 1.06x in 2.9), and an orthogonal start with a
+    # codebook that follows its encoder outputs faster (EMA decay 0.95) to 1.03x.
+    quick = ({"decay": 0.95}, {"epochs": 4, "batch_size": 64, "lr": 6e-3, "precision": "auto",
+                               "orthogonal_init": True})
 
     def __init__(self, config=None):
         super().__init__(config)
