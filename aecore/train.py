@@ -258,11 +258,11 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg, device)
     autocast = (lambda: torch.autocast(device.type, torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
+    if cfg.orthogonal_init:  # before the output bias, which it zeroes
+        orthogonal_init(model)
     # Channels-last convolutions are faster in oneDNN, on the CPU most of all; the layout is undone before return,
     # so saved weights stay contiguous. It changes nothing for a model without convolutions.
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    if cfg.orthogonal_init:  # before the output bias, which it zeroes
-        orthogonal_init(model)
     model.to(device, memory_format=layout).train()
     data = train_data.subset(cfg.train_size or None, seed=cfg.seed).to(device)
     val = val_data.to(device) if val_data is not None else None
