@@ -32,8 +32,8 @@ class TrainConfig:
     seed: int = param(0, "Random seed (same seed, same run on the same machine)", min=0, max=2**31 - 1)
     train_size: int = param(0, "Train on a class-balanced slice of this many images (0: all)", min=0, max=1_000_000)
     dataset: str = param("mnist", "Dataset to train on", choices=DATASETS)
-    init_output_bias: bool = param(False, "Start a per-pixel output bias (dense has one) at the mean training "
-                                          "image: a faster start; off to fine-tune a trained model")
+    init_output_bias: bool = param(False, "Start a per-pixel output bias (dense, deep and sparse have one) at the "
+                                          "mean training image: a faster start; off to fine-tune a trained model")
     orthogonal_init: bool = param(False, "Start every weight matrix orthogonal and every bias at zero: deep and "
                                          "convolutional models learn faster; off to fine-tune a trained model")
     device: str = param("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
