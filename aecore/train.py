@@ -274,6 +274,7 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     # The fused kernel updates all parameters in one call: fewer, larger operations per step on the CPU.
     opt = Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type in ("cpu", "cuda"))
     _set_schedule(opt, cfg, 0.0)
+    model.set_progress(0.0)
     history: dict = {"epochs": [], "steps": []}
     good_state = copy.deepcopy(model.state_dict())
     step, stopped, out_of_time, t0 = 0, False, False, time.perf_counter()
@@ -303,6 +304,7 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
                 progress = max(progress, (elapsed + 2 * elapsed / step + epoch_end) / cfg.max_seconds)
                 out_of_time = progress >= 1 and step < total
             _set_schedule(opt, cfg, progress)
+            model.set_progress(min(1.0, progress))
             terms = {"loss": loss, **{k: v.item() for k, v in out.terms.items()}}
             for k, v in terms.items():
                 running[k] = running.get(k, 0.0) + v
@@ -337,6 +339,7 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
         epoch_end = time.perf_counter() - end_started
         if stopped or out_of_time:
             break
+    model.set_progress(1.0)  # the run is over, stopped early or not: a scheduled objective is back in full
     model.to(memory_format=torch.contiguous_format).eval()
     history.update(train_size=len(data), train_source=data.source, precision=precision, out_of_time=out_of_time)
     return TrainResult(model, history, time.perf_counter() - t0, stopped)

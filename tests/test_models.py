@@ -143,6 +143,25 @@ def test_every_config_field_describes_its_widget():
                 assert spec["min"] is not None and spec["max"] is not None, spec
 
 
+def test_denoising_noise_warmup_grows_the_noise_while_training_only():
+    """noise_warmup (the quick preset's): clean digits first, then the noise grows to its level over that share
+    of the run; evaluation always sees the full noise, and a model not warming up is never affected."""
+    x = torch.ones(256, 1, 28, 28)
+
+    def share_hit(model):
+        return float((model.corrupt(x) == 0).float().mean())
+
+    model = build("denoising", {"noise": "masking", "noise_level": 0.5, "noise_warmup": 0.5}, seed=0).train()
+    for done, share in ((0.0, 0.0), (0.25, 0.25), (0.5, 0.5), (1.0, 0.5)):
+        model.set_progress(done)
+        assert share_hit(model) == pytest.approx(share, abs=0.02), done
+    model.set_progress(0.25)
+    assert share_hit(model.eval()) == pytest.approx(0.5, abs=0.02)
+    plain = build("denoising", {"noise": "masking", "noise_level": 0.5}, seed=0).train()
+    plain.set_progress(0.0)
+    assert share_hit(plain) == pytest.approx(0.5, abs=0.02)
+
+
 def test_denoising_corrupts_only_in_forward(tiny_batch):
     x, _ = tiny_batch
     model = build("denoising", {"noise": "masking", "noise_level": 0.5})

@@ -180,6 +180,19 @@ def test_a_time_limit_ends_the_run_in_time_with_the_whole_schedule(small):
     assert events[-1].fraction == 1.0 and events[-1].step == steps_run
 
 
+def test_the_loop_tells_the_model_how_far_the_run_is(small):
+    """Every step the model hears the share of the run done (a noise warm-up follows it): from 0, never back,
+    and 1 at the end, also when a stop request ends the run early."""
+    tr, _ = small
+    for stop_after in (None, 10):
+        model, heard = build("dense", seed=0), []
+        model.set_progress = heard.append
+        train(model, tr, None, TrainConfig(epochs=2, batch_size=50),
+              should_stop=stop_after and (lambda n=stop_after, heard=heard: len(heard) > n))
+        assert heard[0] == 0.0 and heard == sorted(heard) and heard[-1] == 1.0
+        assert len(heard) == 1 + (stop_after or 2 * 20) + 1  # the start, every step, the end
+
+
 def test_the_schedule_is_torchs_one_cycle():
     from aecore.train import schedule_at
 

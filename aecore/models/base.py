@@ -155,6 +155,10 @@ class Autoencoder(nn.Module):
         """The input the model trains on; only the denoising variant changes it."""
         return x
 
+    def set_progress(self, done: float) -> None:
+        """Hear the share of the training run done, in [0, 1]: the loop calls it every step and with 1 at the
+        end, for a training objective that follows a schedule (the denoising variant's noise warm-up)."""
+
     def penalties(self, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Extra weighted loss and named raw terms on the code; none by default."""
         return z.new_zeros(()), {}
