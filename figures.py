@@ -136,6 +136,9 @@ def loss_figure(snap: dict):
     for term in (ep[-1]["val"] if ep else {}):
         fig.add_scatter(x=[e["step"] for e in ep], y=[e["val"][term] for e in ep], name=f"val {term}",
                         mode="lines+markers", line={"dash": "dot"})
+    if snap.get("warmup") and steps:  # the objective still ramps up there: a rising training loss is expected
+        fig.add_vrect(x0=0, x1=snap.get("warmup_end") or steps[-1]["step"], fillcolor="grey", opacity=0.12,
+                      line_width=0, annotation_text=snap["warmup"][1], annotation_position="top left")
     fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
                       yaxis_title="loss", yaxis_type="log", title="Loss terms")
     return fig

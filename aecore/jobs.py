@@ -64,7 +64,7 @@ class TrainingJob:
                        "step": 0, "total_steps": 0, "steps": [], "epochs": [], "preview": None,
                        "originals": None, "path": None, "metrics": {}, "seconds": 0.0, "started": None,
                        "data_source": None, "save_error": None, "nice": None,
-                       "warning": None, "evolution": None}
+                       "warning": None, "evolution": None, "warmup": None, "warmup_end": None}
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -148,6 +148,7 @@ class TrainingJob:
             px, py = val.images[: self.preview_n], val.labels[: self.preview_n]
             self._update(originals=px.numpy(), message=f"training on {train_data.source}",
                          data_source=train_data.source)
+            self._update(warmup=self.model.objective_warmup())  # the loss curves mark it
             recorder = evolution.Recorder(self.model, test) if self.record_evolution else None
             if recorder:
                 self._update(evolution=recorder.evolution())
@@ -157,6 +158,8 @@ class TrainingJob:
                     st = self._state
                     st.update(fraction=p.fraction, epoch=p.epoch, step=p.step, total_steps=p.total_steps,
                               seconds=time.perf_counter() - t0)
+                    if st["warmup"] and st["warmup_end"] is None and p.fraction >= st["warmup"][0]:
+                        st["warmup_end"] = p.step
                     if p.kind == "step":
                         st["steps"].append({"step": p.step, **p.train})
                     else:

@@ -24,6 +24,26 @@ def test_job_trains_saves_and_appears_in_catalog(app_env):
     assert not list(app_env["models"].glob(".*.tmp"))  # atomic write leaves no temp file
 
 
+def test_a_noise_warmup_is_marked_on_the_loss_curves(app_env):
+    """While the denoising noise still grows, its training loss may rise: the live curves shade that stretch,
+    up to the step where the warm-up ended, and say why; a run without a warm-up has no shading."""
+    import figures
+
+    job = jobs.TrainingJob("denoising", {"noise_warmup": 0.5}, {"epochs": 2, "train_size": 500, "batch_size": 50},
+                           storage.user_models_dir(), report_every=1).start()
+    assert job.join(120)
+    snap = job.snapshot()
+    assert snap["status"] == jobs.DONE, snap["message"]
+    assert snap["warmup"][0] == 0.5 and snap["warmup_end"] == 10  # half of the 20 steps
+    (band,) = figures.loss_figure(snap).layout.shapes
+    assert (band.x0, band.x1) == (0, 10)
+    assert "noise" in figures.loss_figure(snap).layout.annotations[0].text
+    plain = jobs.TrainingJob("dense", {}, SMALL, storage.user_models_dir()).start()
+    assert plain.join(120)
+    snap = plain.snapshot()
+    assert snap["warmup"] is None and not figures.loss_figure(snap).layout.shapes
+
+
 def test_stop_ends_early_with_a_valid_model(app_env):
     job = jobs.TrainingJob("dense", {}, {"epochs": 200, "train_size": 2000, "batch_size": 16},
                            storage.user_models_dir(), report_every=5)

@@ -159,6 +159,11 @@ class Autoencoder(nn.Module):
         """Hear the share of the training run done, in [0, 1]: the loop calls it every step and with 1 at the
         end, for a training objective that follows a schedule (the denoising variant's noise warm-up)."""
 
+    def objective_warmup(self) -> tuple[float, str] | None:
+        """(share of the run, what happens in it) while the training objective itself still ramps up, or None:
+        the live loss curves mark that stretch, where the training loss may rise."""
+        return None
+
     def penalties(self, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Extra weighted loss and named raw terms on the code; none by default."""
         return z.new_zeros(()), {}

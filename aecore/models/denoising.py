@@ -46,6 +46,10 @@ class DenoisingAE(ConvAE):
         warmup = self.config.noise_warmup
         self.noise_scale = min(1.0, done / warmup) if warmup else 1.0
 
+    def objective_warmup(self):
+        warmup = self.config.noise_warmup
+        return (warmup, "noise warm-up: the noise grows, so the training loss may rise") if warmup else None
+
     def corrupt(self, x):
         # Evaluation (validation loss, denoise_mse) always sees the full noise, so its figures compare over a run.
         scale = self.noise_scale if self.training else 1.0
