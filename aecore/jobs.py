@@ -147,8 +147,7 @@ class TrainingJob:
             val = test.subset(min(len(test), self.eval_size), seed=1)
             px, py = val.images[: self.preview_n], val.labels[: self.preview_n]
             self._update(originals=px.numpy(), message=f"training on {train_data.source}",
-                         data_source=train_data.source)
-            self._update(warmup=self.model.objective_warmup())  # the loss curves mark it
+                         data_source=train_data.source, warmup=self.model.objective_warmup())  # curves shade it
             recorder = evolution.Recorder(self.model, test) if self.record_evolution else None
             if recorder:
                 self._update(evolution=recorder.evolution())

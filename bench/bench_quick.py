@@ -60,15 +60,15 @@ def main(argv=None) -> int:
         # The variant's own metrics beside the shipped model's: a preset that bought its headline with what the
         # variant is for (denoising, codebook use) would show here.
         own = result.model.extra_metrics(test, encode_all(result.model, test))
-        shipped_own = shipped[name].metrics if name in shipped else {}
+        shipped_metrics = shipped[name].metrics if name in shipped else {}
         per_epoch = -(-len(train_data) // cfg.batch_size)  # steps; a run fitted into 60 s may plan fewer epochs
-        reference = shipped[name].metrics.get(cls.headline) if name in shipped else None
+        reference = shipped_metrics.get(cls.headline)
         row = {"variant": name, "metric": cls.headline, "quick": value, "shipped": reference,
                "ratio": value / reference if reference else None, "train_seconds": result.seconds,
                "epochs": cfg.epochs, "epochs_run": round(result.history["epochs"][-1]["step"] / per_epoch, 2),
                "out_of_time": result.history["out_of_time"], "batch_size": cfg.batch_size, "lr": cfg.lr,
                "precision": result.history["precision"],
-               "own_metrics": {k: {"quick": v, "shipped": shipped_own.get(k)} for k, v in own.items()},
+               "own_metrics": {k: {"quick": v, "shipped": shipped_metrics.get(k)} for k, v in own.items()},
                "met": bool(reference and value <= MARGIN * reference and result.seconds <= SECONDS)}
         rows.append(row)
         print(f"{name:10s} {cls.headline:9s} quick {value:.5g} vs shipped {reference or float('nan'):.5g} "

@@ -16,7 +16,7 @@ class DenoisingConfig:
     noise_level: float = param(0.5, "Noise std (gaussian) or share of pixels hit", min=0.0, max=1.0)
     recon_loss: str = param("bce", "Reconstruction loss", choices=("bce", "mse"))
     noise_warmup: float = param(0.0, "Share of training over which the noise grows from none to its level: "
-                                     "clean digits first, a faster start (the training loss rises meanwhile; "
+                                     "clean digits first, a faster start (the training loss may rise meanwhile; "
                                      "validation always sees the full noise)", min=0.0, max=1.0)
 
 
