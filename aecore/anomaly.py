@@ -289,7 +289,7 @@ def cached_scores(model, model_sha: str, data: ImageData, k: int = K_SAMPLES, fo
     hit = cache.get(name, folders=[folder] if folder else None)
     if hit is not None and all(key in hit[0] and len(hit[0][key]) == len(data) for key in wanted):
         return {key: hit[0][key].astype(np.float32) for key in wanted}, hit[1]
-    from aecore.train import compute_copy
+    from aecore.device import compute_copy
 
     scores = compute_scores(compute_copy(_model(model)), data.images, k, complexity=complexity(data, dkey, folder))
     cache.put(name, folder, **scores)

@@ -13,6 +13,7 @@ from safetensors.torch import save as st_save
 
 from aecore.config import ConfigError, from_dict, to_dict
 from aecore.data import DATASETS
+from aecore.errors import UserError
 from aecore.models import Autoencoder, UnknownVariant, get_variant
 from aecore.storage import write_atomic
 
@@ -22,7 +23,7 @@ EXTRA = "extra."  # names of tensors that are not weights (e.g. training evoluti
 MAX_BYTES = 200 * 1024 * 1024  # far above any aecore model; refuses accidental huge uploads
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A file that is not a valid aecore checkpoint; the message is one line saying why."""
 
 

@@ -9,8 +9,10 @@ import dataclasses
 import math
 from typing import Any
 
+from aecore.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A hyperparameter out of range, or an unknown field, in words a user can act on."""
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aecore import storage
+from aecore.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so `aecore --help` never waits for it
     import torch
@@ -46,7 +47,7 @@ PREFIX = {"train": "train", "test": "t10k"}
 DOWNLOAD_TIMEOUT = 10.0  # seconds without an answer before a mirror counts as unreachable
 
 
-class DataUnavailable(RuntimeError):
+class DataUnavailable(UserError, RuntimeError):
     """No source could provide the requested dataset."""
 
 

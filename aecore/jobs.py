@@ -29,6 +29,7 @@ import torch
 
 from aecore import checkpoint, data, evolution, storage
 from aecore.config import ConfigError, to_dict
+from aecore.errors import UserError
 from aecore.models import build, get_variant
 from aecore.train import Progress, TrainConfig, TrainingDiverged, config_for, train
 
@@ -214,7 +215,7 @@ def _yield_cpu() -> int | None:
         return None
 
 
-class JobLimitReached(RuntimeError):
+class JobLimitReached(UserError, RuntimeError):
     """Starting another job would exceed the server's limit; the message says what is running."""
 
 

@@ -213,7 +213,7 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
 
     ``on_stage(name)`` is called as each stage starts, for progress bars.
     """
-    from aecore.train import compute_copy
+    from aecore.device import compute_copy
 
     stage = on_stage or (lambda name: None)
     model = compute_copy(model).eval()  # on a GPU, a copy there, and the data moved there once

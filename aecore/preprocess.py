@@ -13,6 +13,8 @@ import io
 
 import numpy as np
 
+from aecore.errors import UserError
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 4096
 WORK_SIDE = 1024  # larger pictures are reduced to this before any float array is made
@@ -21,7 +23,7 @@ BOX = 20  # MNIST fits the digit in a 20x20 box ...
 SIZE = 28  # ... inside a 28x28 frame
 
 
-class PreprocessError(ValueError):
+class PreprocessError(UserError, ValueError):
     """An input that cannot become a digit. ``kind`` is one of empty, all_ink, not_image, too_large, no_digit."""
 
     def __init__(self, message: str, kind: str):

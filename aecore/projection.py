@@ -199,7 +199,7 @@ def reconstruction_errors(model, model_sha: str, data, dkey: str | None = None, 
     hit = _array(name, folder)
     if hit is not None and len(hit) == len(data):
         return hit
-    from aecore.train import compute_copy
+    from aecore.device import compute_copy
 
     with torch.no_grad():
         err = per_image_mse(reconstruct_all(compute_copy(model), data.images, data.labels), data.images).numpy()
@@ -215,7 +215,7 @@ def encodings(model, model_sha: str, data, dkey: str | None = None) -> torch.Ten
     hit = _array(name, shipped=False)
     if hit is not None and hit.shape == (len(data), model.latent_dim):
         return torch.from_numpy(hit)
-    from aecore.train import compute_copy
+    from aecore.device import compute_copy
 
     with torch.no_grad():
         codes = encode_all(compute_copy(model), data)  # on a GPU when there is one

@@ -47,3 +47,23 @@ def dreamt(model, n: int = 16, seed: int = 0) -> torch.Tensor:
     """``n`` prior samples of a generative model (a conditional one writes each digit in turn)."""
     label = torch.arange(n) % 10 if model.conditional else None
     return prior_samples(model, n, 1.0, seed, label)
+
+
+def assemble(models: dict, test, umap, scores) -> dict:
+    """The Home page's pictures from the shipped models: ``models`` maps a name to (entry, model) in registry
+    order; ``umap(entry)`` gives a model's shipped map or None; ``scores(entry)`` its test anomaly scores."""
+    entries = [entry for entry, _ in models.values()]
+    loaded = {name: model for name, (_, model) in models.items()}
+    i = SHOWCASE_DIGIT
+    out = {"digit_and_reconstructions": reconstructions_of(loaded, test.images[i: i + 1], int(test.labels[i])),
+           "reconstruction_names": [e.variant for e in entries]}
+    mapped = next(((e, m) for e in entries if (m := umap(e)) is not None), None)
+    if mapped:
+        out.update(map_png=map_png(mapped[1].coords, test.labels.numpy()), map_label=mapped[1].label,
+                   map_model=mapped[0].variant)
+    dreamer = next((e for e in entries if e.generative and not e.conditional), None)
+    if dreamer:
+        out.update(samples=dreamt(loaded[dreamer.name]), sample_model=dreamer.variant)
+    judge = entries[0]
+    out.update(strangest=strangest(test.images, scores(judge)), anomaly_model=judge.variant)
+    return out

@@ -14,11 +14,13 @@ from torch import nn
 
 from aecore.config import param, validate
 from aecore.data import DATASETS, ImageData, batches
+from aecore.device import bf16_is_native, pick_device
+from aecore.errors import UserError
 from aecore.models import Autoencoder, VAEBase
 from aecore.seeding import generator, seed_all
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss stopped being a finite number; the message names the likely cause."""
 
 
@@ -69,37 +71,6 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     seconds: float = 0.0
     stopped_early: bool = False
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but no CUDA GPU is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("--device mps asked for, but MPS is not available")
-    return torch.device(name)
-
-
-def compute_copy(model: Autoencoder, device: str = "auto") -> Autoencoder:
-    """The model on the fastest device for bulk work (encoding, scoring, evaluation): itself on the CPU; on a
-    GPU a copy, so a model that the app's sessions share is never moved under another thread's feet."""
-    dev = pick_device(device)
-    return model if dev.type == "cpu" else copy.deepcopy(model).to(dev)
-
-
-def bf16_is_native(device: torch.device) -> bool:
-    """Whether ``device`` computes in bfloat16 natively (AVX512-BF16 or AMX on the CPU, a CUDA GPU that has it);
-    elsewhere bf16 is emulated and slower than fp32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return False
 
 
 def resolve_precision(cfg: TrainConfig, device: torch.device) -> str:

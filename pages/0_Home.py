@@ -4,16 +4,15 @@ the data in use and the other pages."""
 import pandas as pd
 import streamlit as st
 
-import app_state as S
-import widgets
 from aecore import VARIANTS, storage
+from latent_lab.ui import chrome, resources, widgets
 
-S.page("Latent Lab")
+chrome.page("Latent Lab")
 st.markdown(f"**See what an autoencoder learns.** {len(VARIANTS)} kinds of autoencoder, trained on handwritten "
             "digits: each squeezes a 28×28 picture into a few numbers (its *code*) and rebuilds it from them.")
 
-with S.guard("Showcase"):
-    show = S.showcase()
+with chrome.guard("Showcase"):
+    show = resources.showcase()
     if show is None:
         st.info("The pretrained models are not installed: train one on the Train page to see it here.")
     else:
@@ -37,20 +36,20 @@ with S.guard("Showcase"):
                            caption=f"the test digits {show['anomaly_model']} rebuilds worst: its anomalies")
 
 st.subheader("Pages")
-others = S.PAGES[1:]
+others = chrome.PAGES[1:]
 for start in range(0, len(others), 5):  # rows of five, so each blurb has room
     for col, page in zip(st.columns(5), others[start: start + 5], strict=False):
         with col:
-            S.page_link(page.path)
+            chrome.page_link(page.path)
             st.caption(page.blurb)
 
-with S.guard("Listing models"):
-    entries = S.models()
+with chrome.guard("Listing models"):
+    entries = resources.models()
     st.subheader("Models")
     if not entries:
         st.info("No models yet: the pretrained checkpoints are not installed and you have not trained one. "
                 "Train one in a few seconds on the Train page.")
-    elif not S.presenter():  # raw metrics are for developers; Compare has them all
+    elif not chrome.presenter():  # raw metrics are for developers; Compare has them all
         from aecore.compare import metrics_rows
         from aecore.metric_info import column_config
 
@@ -62,15 +61,15 @@ with S.guard("Listing models"):
     n_pre = sum(e.source == "pretrained" for e in entries)
     where = f"`{storage.user_models_dir()}`"
     st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where}).")
-    for e in S.unusable_models():
+    for e in resources.unusable_models():
         st.warning(f"Not usable, hidden from every page: {e.path.name} ({e.source}): {e.error}")
 
-with S.guard("Finding the dataset"):
-    test = S.load_data("mnist", "test")
+with chrome.guard("Finding the dataset"):
+    test = resources.load_data("mnist", "test")
     st.subheader("Data")
     st.write(f"MNIST test split: **{len(test):,} images** from {test.source}.")
     if test.source.startswith("bundled sample"):
         st.caption("The bundled sample holds the whole test split and 10,000 of the 60,000 training digits. "
                    "Nothing is downloaded unless you ask: the full MNIST is about 11 MB.")
         if st.button("Download the full MNIST", icon=":material/download:", key="download_mnist"):
-            S.download_dataset("mnist")
+            widgets.download_dataset("mnist")

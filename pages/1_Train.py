@@ -1,29 +1,29 @@
 import streamlit as st
 
-import app_state as S
-import figures
-import widgets
 from aecore import VARIANTS, catalog, jobs, storage
 from aecore.data import DATASETS
+from aecore.config import ConfigError
+from aecore.errors import UserError
 from aecore.train import PRESETS, TrainConfig, preset
+from latent_lab.ui import chrome, figures, resources, view, widgets
 
-S.page("Train")
-job = S.current_job()
+chrome.page("Train")
+job = view.current_job()
 busy = job is not None and not job.finished
 
-with S.guard("Training settings"):
+with chrome.guard("Training settings"):
     c1, c2, c3 = st.columns(3)
     variant = c1.selectbox("Variant", list(VARIANTS), key="train_variant", disabled=busy)
     dataset = c2.selectbox("Dataset", DATASETS, key="train_dataset", disabled=busy)
     start_from = c3.selectbox("Start from", list(PRESETS), format_func=PRESETS.get, key="train_preset",
-                              index=list(PRESETS).index("quick" if S.presenter() else "default"),
+                              index=list(PRESETS).index("quick" if chrome.presenter() else "default"),
                               disabled=busy, help="quick: near the shipped model's quality in about a minute")
     cls = VARIANTS[variant]
-    st.caption(f"{cls.description}. Trains on: {S.device_name()}.")
+    st.caption(f"{cls.description}. Trains on: {resources.device_name()}.")
     model_cfg, train_defaults = preset(cls, start_from)
     # The plain defaults train on a 5,000-image slice: seconds, for a first look.
     train_cfg = {**train_defaults.__dict__, **({"train_size": 5000} if start_from == "default" else {})}
-    if S.presenter():  # no hyperparameters on a projector: the preset as it is
+    if chrome.presenter():  # no hyperparameters on a projector: the preset as it is
         st.caption(f"Presenter mode: {PRESETS[start_from]}, {train_cfg['epochs']} epochs.")
     else:
         st.markdown("**Model hyperparameters**")
@@ -35,19 +35,19 @@ with S.guard("Training settings"):
         try:
             new = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, storage.user_models_dir())
             job = jobs.BOARD.start(new)
-        except S.ConfigError as e:
+        except ConfigError as e:
             st.error(f"Not started, bad hyperparameters: {e}")
-        except jobs.JobLimitReached as e:
+        except UserError as e:
             st.error(f"Not started: {e}")
         else:
-            st.session_state["job_id"] = job.id
+            view.JOB_ID.set(job.id)
             st.session_state["job_announced"] = False
             busy = True
 
 
 @st.fragment(run_every=2.0 if busy else None)  # a redraw a second costs every watching browser its CPU
 def live():
-    job = S.current_job()
+    job = view.current_job()
     if job is None:
         return
     snap = job.snapshot()
@@ -89,26 +89,26 @@ live()
 
 st.divider()
 c1, c2 = st.columns(2)
-with c1, S.guard("Upload"):
+with c1, chrome.guard("Upload"):
     st.subheader("Upload a checkpoint")
     up = st.file_uploader("aecore .safetensors checkpoint", type=["safetensors"], key="upload")
     if up is not None and st.session_state.get("uploaded_id") != up.file_id:
         try:
             entry, added = catalog.import_upload(up.getvalue(), up.name)
-        except S.CheckpointError as e:
+        except UserError as e:
             st.error(f"Not loaded: {e}")
         else:
             st.session_state["uploaded_id"] = up.file_id
             st.success(f"Added {entry.name} ({entry.variant}): it is now on every page." if added
                        else f"This model is already here, as {entry.name}.")
-with c2, S.guard("Download"):
+with c2, chrome.guard("Download"):
     st.subheader("Download a model")
-    entries = S.models()
+    entries = resources.models()
     if entries:
-        e = S.pick_model("Model", entries, key="download_model")
+        e = widgets.pick_model("Model", entries, key="download_model")
         st.download_button(f"Download {e.path.name} ({e.size / 1e6:.1f} MB)", data=e.path.read_bytes(),
                            file_name=e.path.name, mime="application/octet-stream", key="download")
-        if (ev := S.evolution(e)) is not None:
+        if (ev := resources.evolution(e)) is not None:
             with st.expander("How its clusters formed, epoch by epoch"):
                 widgets.evolution_map(ev, key=f"evolution.{e.sha256[:12]}")
     else:

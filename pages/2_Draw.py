@@ -1,14 +1,12 @@
 import streamlit as st
 
-import app_state as S
-import figures
-import widgets
 from aecore import anomaly, preprocess, projection
 from aecore.metrics import nearest_codes, per_image_mse
+from latent_lab.ui import chrome, figures, resources, view, widgets
 
-S.page("Draw")
-entries = S.models()
-S.require(entries)
+chrome.page("Draw")
+entries = resources.models()
+widgets.require(entries)
 
 left, right = st.columns([3, 4])  # the left one holds the 280-pixel canvas whole (at 1280x800 too)
 with left:
@@ -42,16 +40,16 @@ with left:
             if e.kind == "empty" else f"Can't use this input: {e}")
     if digit is not None:
         widgets.digits(digit, scale=5, caption="28×28 model input")
-        st.session_state["drawn_digit"] = digit
+        view.DRAWN_DIGIT.set(digit)
 
 if digit is None:
     st.stop()
 
-with right, S.guard("Reconstructing"):
+with right, chrome.guard("Reconstructing"):
     import torch
 
     x = preprocess.as_batch(digit)
-    clf = S.classifier()
+    clf = resources.classifier()
     guess = None
     if clf is not None:
         probs = clf.probabilities(x)[0]
@@ -71,37 +69,37 @@ with right, S.guard("Reconstructing"):
     cols = st.columns(max(1, min(4, len(picked))))
     recon = {}
     for i, e in enumerate(picked):
-        model, _ = S.load_model(e)
+        model, _ = resources.load_model(e)
         with torch.no_grad():
             y = torch.tensor([int(label)]) if e.conditional else None
             recon[e.name] = r = model.reconstruct(x, y)
         with cols[i % len(cols)]:
             widgets.digits(r, scale=4, caption=f"{e.name}: MSE {float(per_image_mse(r, x)):.4f}")
 
-with right, S.guard("Code grid"):
+with right, chrome.guard("Code grid"):
     for e in [e for e in picked if e.can("has_codebook")]:
-        model, _ = S.load_model(e)
+        model, _ = resources.load_model(e)
         st.plotly_chart(figures.code_grid(model.code_indices(x)[0], model.config.codebook_size,
                                           title=f"{e.name}: codebook entry at each position"), key=f"grid.{e.name}")
 
-with right, S.guard("Latent map"):
+with right, chrome.guard("Latent map"):
     if picked:
-        e = S.pick_model("Place the digit on this model's latent map", key="draw_map_model",
+        e = widgets.pick_model("Place the digit on this model's latent map", key="draw_map_model",
                          entries=sorted(picked, key=lambda m: not m.can("has_likelihood")))  # posterior first
-        model, _ = S.load_model(e)
-        codes = S.codes(e)
-        proj, _ = S.projection(e, "umap", compute=False)
-        proj = proj or S.projection(e, "pca")[0]  # never compute UMAP on this hot path
+        model, _ = resources.load_model(e)
+        codes = resources.codes(e)
+        proj, _ = widgets.latent_map(e, "umap", compute=False)
+        proj = proj or widgets.latent_map(e, "pca")[0]  # never compute UMAP on this hot path
         with torch.no_grad():
             z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
-        report = S.anomaly_report(e)
+        report = resources.anomaly_report(e)
         key = anomaly.best_score(report["rows"])
         pct = anomaly.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
         st.markdown(f"**Anomaly:** to {e.name}, this drawing is {anomaly.in_words(pct, e.dataset)} "
                     f"(by {anomaly.SCORE_BY_KEY[key].label}).")
         where = projection.locate(codes, proj.coords, z)
-        test = S.load_data(e.dataset, "test")
-        picture = S.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
+        test = resources.load_data(e.dataset, "test")
+        picture = resources.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
         posterior = projection.posterior_on_map(model, x, codes, proj.coords, int(label) if e.conditional else None) \
             if e.can("has_likelihood") else None  # a VAE's uncertainty about the drawing, moving with each stroke
         st.plotly_chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits",

@@ -1,23 +1,21 @@
 import streamlit as st
 
-import app_state as S
-import figures
-import widgets
 from aecore import export, projection
 from aecore.generate import decode_mean
 from aecore.metrics import nearest_codes
 from aecore.projection import METHOD_NAMES, METHODS
+from latent_lab.ui import chrome, figures, resources, view, widgets
 
-S.page("Latent space")
-entries = S.models()
-S.require(entries)
+chrome.page("Latent space")
+entries = resources.models()
+widgets.require(entries)
 POINTS = [1000, 2000, 5000, 0]
-shared = S.restore_view({"map": ("latent_method", METHODS), "colour": ("latent_color", ["label", "error"]),
+shared = view.restore_view({"map": ("latent_method", METHODS), "colour": ("latent_color", ["label", "error"]),
                          "points": ("latent_n", POINTS)})
 
 c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 with c1:
-    entry = S.pick_model("Model", entries, key="latent_model", url="model")
+    entry = widgets.pick_model("Model", entries, key="latent_model", url="model")
 method = c2.radio("Projection", METHODS, format_func=METHOD_NAMES.get, horizontal=True, key="latent_method")
 color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="latent_color",
                     format_func={"label": "digit label", "error": "reconstruction error"}.get)
@@ -25,36 +23,36 @@ n = c4.select_slider("Points", POINTS, value=0, key="latent_n",
                      format_func=lambda v: f"{v:,}" if v else "all", help="t-SNE and UMAP are faster on fewer")
 
 rows: list[int] = []  # test rows selected on the map (none when the map could not be drawn)
-with S.guard("Latent map"):
-    model, test = S.load_or_stop(entry)
-    errors = S.errors(entry)
-    proj, subset = S.projection(entry, method, n or None)
+with chrome.guard("Latent map"):
+    model, test = widgets.load_or_stop(entry)
+    errors = resources.errors(entry)
+    proj, subset = widgets.latent_map(entry, method, n or None)
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
         proj.cached, f"computed now in {proj.seconds:.1f} s and "
                      + ("cached" if proj.saved else "not cached (the cache folder cannot be written)"))
     st.caption(f"{proj.label} of {entry.name}'s {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
                "Click a point to see it, or anywhere else to see what the model decodes there; to select "
                "digits, pick box or lasso select in the chart's toolbar and drag.")
-    codes = S.codes(entry) if subset is None else S.codes(entry)[subset]
-    plane = S.plane_picture(entry.sha256, model, (float(proj.coords[:, 0].min()), float(proj.coords[:, 0].max())),
-                            (float(proj.coords[:, 1].min()), float(proj.coords[:, 1].max()))) \
+    codes = resources.codes(entry) if subset is None else resources.codes(entry)[subset]
+    xr, yr = ((float(proj.coords[:, i].min()), float(proj.coords[:, i].max())) for i in (0, 1))
+    plane = resources.plane_picture(entry.sha256, model, xr, yr) \
         if entry.latent_dim == 2 else None  # the map is the latent plane: show what every place decodes to
     fig = figures.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
                                 dragmode="pan", highlight=shared, grid=40, background=plane)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key=f"latent_chart.{entry.name}.{method}.{n}")
-    rows, clicked = S.chart_selection(event)
+    rows, clicked = view.chart_selection(event)
     if rows:
         shared.clear()  # a new selection replaces the one a shared link brought (kept in session state)
     rows = rows or list(shared)
-    S.share_view({"map": method, "colour": color_by, "points": n}, rows)
+    view.share_view({"map": method, "colour": color_by, "points": n}, rows)
     st.download_button(
         "Export for the Embedding Projector", icon=":material/download:", type="tertiary", key="latent_export",
         file_name=f"{entry.name}-{method}-projector.zip", mime="application/zip", on_click="ignore",
-        data=lambda: export.projector_zip(entry.name, S.codes(entry), test.labels, test.images, proj.coords, subset),
+        data=lambda: export.projector_zip(entry.name, codes, test.labels, test.images, proj.coords, subset),
         help="codes, labels and map coordinates as TSV files with a sprite: load them at projector.tensorflow.org")
 
-with S.guard("Selection"):
+with chrome.guard("Selection"):
     import torch
 
     if clicked:
@@ -91,4 +89,4 @@ with S.guard("Selection"):
                 st.caption("Keep this selection as one end of a direction (Directions page):")
                 for which, col in zip(("a", "b"), st.columns(2), strict=True):
                     if col.button(f"Group {which.upper()}", key=f"dir_group_{which}", width="stretch"):
-                        S.keep_direction_group(entry, which, rows)
+                        view.keep_direction_group(entry.name, which, rows)

@@ -2,54 +2,54 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-import app_state as S
-import widgets
 from aecore import compare
 from aecore.metric_info import METRICS, better_directions, column_config
 from aecore.noise import NOISE_KINDS
+from latent_lab.ui import chrome, resources, widgets
+from latent_lab.ui.view import IN_URL
 
-S.page("Compare")
-entries = S.models()
-S.require(entries)
+chrome.page("Compare")
+entries = resources.models()
+widgets.require(entries)
 
-with S.guard("Metrics"):
+with chrome.guard("Metrics"):
     st.subheader("Metrics")
     missing = [e for e in entries if "psnr" not in e.metrics]
     extra = {}
     if missing and st.toggle(f"Measure the {len(missing)} model(s) saved without metrics (2,000 test digits)",
                              key="measure_missing"):
-        extra = {e.name: S.quick_metrics(e) for e in missing}
+        extra = {e.name: resources.quick_metrics(e) for e in missing}
     df = pd.DataFrame(compare.metrics_rows(entries, extra))
     df = df.dropna(axis=1, how="all")
-    if not S.presenter():  # the raw table is for developers; the chart tells the room
+    if not chrome.presenter():  # the raw table is for developers; the chart tells the room
         st.dataframe(df, hide_index=True, key="metrics_table", placeholder="–",
                      column_config={k: st.column_config.NumberColumn(format=f) for k, f in column_config(df).items()})
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
                "a 2,000-image test slice). " + better_directions(df))
     metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric",
-                          bind=S.IN_URL)
+                          bind=IN_URL)
     if metric:
         st.plotly_chart(px.bar(df.dropna(subset=[metric]), x="model", y=metric, color="variant", height=320),
                         key="metric_chart")
 
-with S.guard("Same digits, every model"):
+with chrome.guard("Same digits, every model"):
     st.subheader("The same test digits through every model")
     c1, c2 = st.columns(2)
-    n = c1.slider("Digits", 4, 16, 10, key="compare_n", bind=S.IN_URL)
-    seed = 0 if S.presenter() else c2.number_input("Seed", 0, 10_000, 0, key="compare_seed", bind=S.IN_URL)
+    n = c1.slider("Digits", 4, 16, 10, key="compare_n", bind=IN_URL)
+    seed = 0 if chrome.presenter() else c2.number_input("Seed", 0, 10_000, 0, key="compare_seed", bind=IN_URL)
     by_data: dict[str, list] = {}
     for e in entries:
         by_data.setdefault(e.dataset, []).append(e)
     for dataset, group in by_data.items():
-        test = S.load_data(dataset, "test")
+        test = resources.load_data(dataset, "test")
         idx = compare.sample_indices(n, len(test), seed)
         x, y = test.images[idx], test.labels[idx]
         widgets.digits(x, cols=n, caption=f"originals ({dataset} test split)")
-        out = compare.reconstructions(S.loadable_models(group), x, y)
+        out = compare.reconstructions(widgets.loadable_models(group), x, y)
         for name, r in out.items():
             widgets.digits(r["images"], cols=n, caption=f"{name}: mean MSE {float(r['mse'].mean()):.4f}")
 
-with S.guard("Denoising"):
+with chrome.guard("Denoising"):
     st.subheader("Denoising")
     plain = [e for e in entries if not e.can("denoises")]
     noisy_models = [e for e in entries if e.can("denoises")]
@@ -57,15 +57,15 @@ with S.guard("Denoising"):
         st.info("This view needs a denoising model and one other (e.g. dense): train them on the Train page.")
     else:
         c = st.columns(4)
-        kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind", bind=S.IN_URL)
-        level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level", bind=S.IN_URL)
+        kind = c[0].selectbox("Noise", NOISE_KINDS, key="noise_kind", bind=IN_URL)
+        level = c[1].slider("Level", 0.0, 1.0, 0.5, 0.05, key="noise_level", bind=IN_URL)
         with c[2]:
-            a = S.pick_model("Plain model", plain, key="noise_plain", url="plain")
+            a = widgets.pick_model("Plain model", plain, key="noise_plain", url="plain")
         with c[3]:
-            b = S.pick_model("Denoising model", noisy_models, key="noise_denoising", url="denoising")
-        test = S.load_data(a.dataset, "test")
+            b = widgets.pick_model("Denoising model", noisy_models, key="noise_denoising", url="denoising")
+        test = resources.load_data(a.dataset, "test")
         idx = compare.sample_indices(10, len(test), seed)
-        res = compare.denoise_demo({a.name: S.load_model(a)[0], b.name: S.load_model(b)[0]},
+        res = compare.denoise_demo({a.name: resources.model(a), b.name: resources.model(b)},
                                    test.images[idx], test.labels[idx], kind, level, seed)
         widgets.digits(test.images[idx], cols=10, caption="clean")
         widgets.digits(res["noisy"], cols=10, caption=f"noisy input: PSNR {res['noisy_psnr']:.1f} dB")

@@ -1,29 +1,27 @@
 import numpy as np
 import streamlit as st
 
-import app_state as S
-import figures
-import widgets
 from aecore import anomaly
+from latent_lab.ui import chrome, figures, resources, view, widgets
 
-S.page("Anomalies")
+chrome.page("Anomalies")
 st.caption("An autoencoder reconstructs what it has learned well and little else, so how badly it does is "
            "an anomaly score. How well a score tells the model's own test images from other images "
            "(out-of-distribution detection) is measured by AUROC: 1 is perfect, 0.5 is chance.")
-entries = S.models()
-S.require(entries)
+entries = resources.models()
+widgets.require(entries)
 
 c1, c2 = st.columns(2)
 with c1:
-    entry = S.pick_model("Model", entries, key="anomaly_model", url="model")
+    entry = widgets.pick_model("Model", entries, key="anomaly_model", url="model")
 scores = {s.key: s for s in anomaly.scores_for(entry)}
 
-with S.guard("Anomaly scores"):
-    model, test = S.load_or_stop(entry)
-    report = S.anomaly_report(entry)
+with chrome.guard("Anomaly scores"):
+    model, test = widgets.load_or_stop(entry)
+    report = resources.anomaly_report(entry)
     best = anomaly.best_score(report["rows"])
     score_key = f"anomaly_score.{entry.name}"
-    S.restore_view({"score": (score_key, list(scores))}, view="anomaly_score")
+    view.restore_view({"score": (score_key, list(scores))}, view="anomaly_score")
     key = c2.selectbox("Score", list(scores), index=list(scores).index(best), key=score_key,
                        format_func=lambda k: scores[k].label + (" (best here)" if k == best else ""),
                        help="; ".join(f"{s.label}: {s.help}" for s in scores.values()))
@@ -36,11 +34,11 @@ with S.guard("Anomaly scores"):
     lo, hi = (float(v) for v in np.percentile(normal, [50, 100]))
     top = hi + (hi - lo) * 0.5
     slider_key = f"anomaly_threshold.{entry.name}.{key}"
-    S.restore_view({"threshold": (slider_key, S.Within(lo, top))}, view="anomaly_threshold")
+    view.restore_view({"threshold": (slider_key, view.Within(lo, top))}, view="anomaly_threshold")
     threshold = st.slider(f"Threshold ({scores[key].unit})", lo, top, float(np.percentile(normal, 95)),
                           key=slider_key, help="images scoring above it are flagged; it starts where 5% of test "
                                                "images are")
-    S.share_view({"score": key, "threshold": f"{threshold:.6g}"})
+    view.share_view({"score": key, "threshold": f"{threshold:.6g}"})
     flagged = {"test split": anomaly.flagged_share(normal, threshold)} | {
         name: anomaly.flagged_share(v, threshold) for name, v in others.items()}
     st.markdown("**Flagged:** " + " · ".join(f"{name} {share:.1%}" for name, share in flagged.items()))
@@ -49,7 +47,7 @@ with S.guard("Anomaly scores"):
     curves = {name: (*anomaly.roc_curve(normal, v), anomaly.auroc(normal, v)) for name, v in others.items()}
     right.plotly_chart(figures.roc_figure(curves), key="anomaly_roc")
 
-with S.guard("Strangest digits"):
+with chrome.guard("Strangest digits"):
     import torch
 
     order = np.argsort(normal, kind="stable")
@@ -65,10 +63,10 @@ with S.guard("Strangest digits"):
                        caption=f"{title}: originals (top), reconstructions (bottom); scores "
                                + ", ".join(f"{normal[i]:.3g}" for i in rows[:4]) + " …")
 
-with S.guard("Every shipped model"):
+with chrome.guard("Every shipped model"):
     st.subheader("AUROC of every shipped model")
     shipped = [e for e in entries if e.source == "pretrained"]
-    table = S.auroc_table(shipped)
+    table = resources.auroc_table(shipped)
     for e in shipped:  # the known failure of raw likelihoods, found in the numbers rather than assumed
         rows = table[(table.model == e.name) & (table.score.isin(["nll", "nll_corrected"]))]
         for ood, pair in rows.groupby("set"):
@@ -78,7 +76,7 @@ with S.guard("Every shipped model"):
                            f"*more* normal than its own test images (AUROC {raw:.2f}, Nalisnick et al. 2019). "
                            f"Corrected for input complexity (Serrà et al. 2020): AUROC {fixed:.2f}.")
     wide = table.pivot_table(index=["model", "score"], columns="set", values="auroc", sort=False)
-    if not S.presenter():
+    if not chrome.presenter():
         st.dataframe(wide, column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in wide.columns})
         st.caption("Rows: model and score; columns: the OOD set. FPR95 and the numbers behind each row: "
                    "`aecore ood MODEL`.")

@@ -1,11 +1,10 @@
 import streamlit as st
 
-import app_state as S
-import tour
+from latent_lab.ui import chrome, resources, tour, widgets
 
-S.page("Guided tour")
-entries = S.shipped()
-S.require(entries, "pretrained models (the tour runs on the shipped ones)")
+chrome.page("Guided tour")
+entries = resources.shipped()
+widgets.require(entries, "pretrained models (the tour runs on the shipped ones)")
 
 # The step lives in the URL (?step=3), so a presenter can jump to one, and Back/Next keep it there.
 n = len(tour.STEPS)
@@ -29,5 +28,5 @@ where.progress(step / n, text=f"Step {step} of {n}: " + " · ".join(
 current = tour.STEPS[step - 1]
 st.subheader(f"{step}. {current.title}")
 st.markdown(current.sentence)
-with S.guard(current.title):
+with chrome.guard(current.title):
     current.show()

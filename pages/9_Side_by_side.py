@@ -1,37 +1,35 @@
 import streamlit as st
 
-import app_state as S
-import figures
-import widgets
+from latent_lab.ui import chrome, figures, resources, view, widgets
 
-S.page("Side by side")
+chrome.page("Side by side")
 st.caption("Two models' maps of the same test digits. Select digits on either map (drag a box, or pick the lasso "
            "in its toolbar): the same digits are ringed on the other, so you see whether the two models group them "
            "alike.")
-entries = S.models()
-S.require(entries)
+entries = resources.models()
+widgets.require(entries)
 if len(entries) < 2:
     st.info("Side by side needs two models: train another on the Train page.")
     st.stop()
 
 c1, c2 = st.columns(2)
 with c1:
-    left = S.pick_model("Left model", entries, key="pair_left", url="left")
+    left = widgets.pick_model("Left model", entries, key="pair_left", url="left")
 partners = [e for e in entries if e.name != left.name and e.dataset == left.dataset]  # the same test digits
 if not partners:
     st.info(f"No other model of {left.dataset} to set beside {left.name}: train one on the Train page.")
     st.stop()
 with c2:
-    right = S.pick_model("Right model", partners, key="pair_right", url="right")
+    right = widgets.pick_model("Right model", partners, key="pair_right", url="right")
 
-with S.guard("Maps"):
+with chrome.guard("Maps"):
     import torch
 
-    test = S.load_data(left.dataset, "test")
-    maps = {e.name: (S.projection(e, "umap", compute=False)[0] or S.projection(e, "pca")[0]) for e in (left, right)}
-    shared = S.restore_view({}, view="pair")  # the selection of a shared link
-    shown = st.session_state.setdefault("pair_rows", [r for r in shared if 0 <= r < len(test)])
-    S.share_view({}, shown)
+    test = resources.load_data(left.dataset, "test")
+    maps = {e.name: widgets.quick_map(e) for e in (left, right)}
+    shared = view.restore_view({}, view="pair", n_rows=len(test))  # the selection of a shared link
+    shown = st.session_state.setdefault("pair_rows", list(shared))
+    view.share_view({}, shown)
     picked = {}
     for col, e in zip((c1, c2), (left, right), strict=True):
         proj = maps[e.name]
@@ -39,13 +37,13 @@ with S.guard("Maps"):
                                     title=f"{e.name}: {proj.label}")
         event = col.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                                  key=f"pair_chart.{e.name}.{len(shown)}.{hash(tuple(shown))}")
-        picked[e.name] = S.chart_selection(event)[0]
+        picked[e.name] = view.chart_selection(event)[0]
     new = next((rows for rows in picked.values() if rows and rows != shown), None)
     if new is not None:  # a fresh selection on either map: ring it on both
         st.session_state["pair_rows"] = new
         st.rerun()
 
-with S.guard("Selected digits"):
+with chrome.guard("Selected digits"):
     if not shown:
         st.info("Select digits on either map to see them on both.")
     else:
@@ -55,7 +53,7 @@ with S.guard("Selected digits"):
         widgets.digits(x, cols=15, caption="selected test digits")
         for e, col in zip((left, right), st.columns(2), strict=True):
             with col, torch.no_grad():
-                widgets.digits(S.load_model(e)[0].reconstruct(x, y), cols=15, caption=f"{e.name}'s reconstructions")
+                widgets.digits(resources.model(e).reconstruct(x, y), cols=15, caption=f"{e.name}'s reconstructions")
         if st.button("Clear the selection", key="pair_clear"):
             st.session_state["pair_rows"] = []
             st.rerun()

@@ -1,6 +1,6 @@
 """The README's screenshots (docs/screenshots/*.png), from a clean server with only the shipped models.
 
-Starts `latent-lab` (serve.py) with an empty model folder and an empty cache, offline, and walks the app in
+Starts `latent-lab` (latent_lab.ui.serve) with an empty model folder and an empty cache, offline, and walks the app in
 Debian's Chromium at 1280x800 as a presenter would: Home, the guided tour (a 7 drawn in step 1), each page,
 the demo paths (decode anywhere, a direction, a linked selection), presenter mode, and last a quick-preset
 training run on the Train page. Never run by the tests, whose pictures stay under test-artifacts/.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import app_state
+from latent_lab.ui import chrome
 
 REPO = Path(__file__).resolve().parent.parent
 NO_DATA = "/nonexistent-aecore-root"
@@ -26,7 +26,7 @@ TINY = {
 }
 
 
-PAGES = [p.path for p in app_state.PAGES]
+PAGES = [p.path for p in chrome.PAGES]
 
 
 def page(name: str) -> str:

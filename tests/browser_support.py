@@ -92,7 +92,7 @@ def pretrained_models() -> list[Path]:
 
 
 class AppServer:
-    """The app as ``latent-lab`` serves it (``serve.py``) on a free port, as a subprocess of the repo root."""
+    """The app as ``latent-lab`` serves it (``latent_lab.ui.serve``) on a free port, as a subprocess of the repo root."""
 
     def __init__(self, env: dict, log: Path, port: int | None = None):
         self.env, self.log, self.port = env, log, port or free_port()
@@ -105,7 +105,7 @@ class AppServer:
         self.started = time.perf_counter()
         self._log = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "serve.py", "--port", str(self.port)],
+            [sys.executable, "-m", "latent_lab.ui.serve", "--port", str(self.port)],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         self.wait_healthy(timeout)
         return self

@@ -132,8 +132,7 @@ def test_a_map_draws_each_digit_as_its_own_trace_and_tells_digits_from_places_cl
 
     import numpy as np
 
-    import app_state
-    import figures
+    from latent_lab.ui import figures, view
 
     rng = np.random.default_rng(0)
     rows = np.array([3, 8, 12, 20, 31, 40])  # a subset of test rows, as a map of fewer points has
@@ -155,10 +154,10 @@ def test_a_map_draws_each_digit_as_its_own_trace_and_tells_digits_from_places_cl
     place = {"curve_number": len(digits), "point_index": 5, "x": 0.5, "y": -1.0,
              "customdata": {"0": figures.GRID_ROW}}
     ring = {"curve_number": len(digits) + 1, "point_index": 0, "x": 0.1, "y": 0.2}
-    assert app_state.chart_selection(event(digit, ring)) == ([12], None)
-    assert app_state.chart_selection(event(place)) == ([], (0.5, -1.0))
-    assert app_state.chart_selection(event(digit, place)) == ([12], None)  # a box over both selects the digit
-    assert app_state.chart_selection(None) == ([], None)
+    assert view.chart_selection(event(digit, ring)) == ([12], None)
+    assert view.chart_selection(event(place)) == ([], (0.5, -1.0))
+    assert view.chart_selection(event(digit, place)) == ([12], None)  # a box over both selects the digit
+    assert view.chart_selection(None) == ([], None)
     colour_by_error = figures.latent_figure(rng.standard_normal((50, 2)), labels, rng.random(50), color_by="error")
     assert len(colour_by_error.data) == 1 and colour_by_error.data[0].marker.colorscale
 
@@ -230,12 +229,13 @@ def test_compare_measures_models_saved_without_metrics(app_env):
 @pytest.mark.parametrize("path,key", [("pages/3_Latent_space.py", "latent_model"),
                                       ("pages/4_Generate.py", "gen_model")])
 def test_a_model_file_that_breaks_after_listing_is_one_error(app_env, path, key, monkeypatch):
-    import app_state
+    from aecore.checkpoint import CheckpointError
+    from latent_lab.ui import resources
 
     def broken(*a):
-        raise app_state.CheckpointError("weights cannot be read (truncated or corrupt file)")
+        raise CheckpointError("weights cannot be read (truncated or corrupt file)")
 
-    monkeypatch.setattr(app_state, "load_model", broken)
+    monkeypatch.setattr(resources, "model", broken)
     at = run_page(path, **{key: "vae", "latent_method": "pca"})
     assert not at.exception
     assert any("Can't use vae" in e.value for e in at.error)

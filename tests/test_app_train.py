@@ -5,7 +5,6 @@ import time
 from app_support import no_errors, page
 from streamlit.testing.v1 import AppTest
 
-import app_state  # noqa: F401  (same module the pages import)
 from aecore import catalog, jobs
 
 

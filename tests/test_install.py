@@ -63,8 +63,8 @@ def test_the_wheel_carries_the_app_and_every_asset(installed):
     site_packages = installed["site"]
     for path in ("aecore/assets/data/mnist_sample.npz", "aecore/assets/data/LICENSE", "aecore/assets/models/README.md",
                  "aecore/assets/models/dense.safetensors", "aecore/assets/classifier.safetensors",
-                 "latent_lab/app.py", "latent_lab/app_state.py", "latent_lab/figures.py", "latent_lab/widgets.py",
-                 "latent_lab/serve.py", "latent_lab/pages/0_Home.py", "latent_lab/pages/2_Draw.py"):
+                 "latent_lab/app.py", "latent_lab/ui/chrome.py", "latent_lab/ui/figures.py", "latent_lab/ui/widgets.py",
+                 "latent_lab/ui/serve.py", "latent_lab/pages/0_Home.py", "latent_lab/pages/2_Draw.py"):
         assert (site_packages / path).is_file(), path
     assert list((site_packages / "aecore/assets/projections").glob("*.npz"))
     proc = run(installed, "python", "-c", "import aecore, sys; print(aecore.__file__)")
@@ -160,8 +160,7 @@ def test_latent_lab_refuses_a_bad_port(installed):
 
 
 def test_latent_lab_listens_on_localhost_unless_told():
-    sys.path.insert(0, str(REPO))
-    import serve
+    from latent_lab.ui import serve
 
     args = serve.streamlit_args()
     assert args[args.index("--server.address") + 1] == "localhost"

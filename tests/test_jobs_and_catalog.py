@@ -27,7 +27,7 @@ def test_job_trains_saves_and_appears_in_catalog(app_env):
 def test_a_noise_warmup_is_marked_on_the_loss_curves(app_env):
     """While the denoising noise still grows, its training loss may rise: the live curves shade that stretch,
     up to the step where the warm-up ended, and say why; a run without a warm-up has no shading."""
-    import figures
+    from latent_lab.ui import figures
 
     job = jobs.TrainingJob("denoising", {"noise_warmup": 0.5}, {"epochs": 2, "train_size": 500, "batch_size": 50},
                            storage.user_models_dir(), report_every=1).start()

@@ -215,7 +215,7 @@ def test_openmp_workers_sleep_in_the_server_and_spin_in_the_cli(monkeypatch):
 
     from streamlit.web import cli as streamlit_cli
 
-    import serve
+    from latent_lab.ui import serve
 
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     code = "import os, aecore; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"

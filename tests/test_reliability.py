@@ -14,9 +14,9 @@ import torch
 from app_support import PAGES, no_errors, run_page
 from safetensors.torch import save as st_save
 
-import app_state as S
 from aecore import cache as array_cache
 from aecore import catalog, checkpoint, jobs, projection, storage
+from latent_lab.ui import chrome
 
 
 def with_aecore_metadata(raw: str) -> bytes:
@@ -230,7 +230,7 @@ def test_unexpected_errors_are_one_line_on_the_page_and_a_traceback_in_the_log(c
     log = logging.getLogger("latent_lab")
     log.addHandler(caplog.handler)
     try:
-        with S.guard("Drawing"):
+        with chrome.guard("Drawing"):
             raise KeyError("boom")
     finally:
         log.removeHandler(caplog.handler)
@@ -239,7 +239,7 @@ def test_unexpected_errors_are_one_line_on_the_page_and_a_traceback_in_the_log(c
 
 
 def test_the_browser_never_gets_a_traceback():
-    import serve
+    from latent_lab.ui import serve
 
     assert serve.OPTIONS["client.showErrorDetails"] == "type"
 

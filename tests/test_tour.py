@@ -6,7 +6,7 @@ import pytest
 from app_support import no_errors, page
 from streamlit.testing.v1 import AppTest
 
-import tour
+from latent_lab.ui import tour
 
 
 def open_tour(step=None, **state):

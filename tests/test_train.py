@@ -5,7 +5,8 @@ import torch
 
 from aecore import build
 from aecore.data import ImageData
-from aecore.train import TrainConfig, TrainingDiverged, config_for, pick_device, train
+from aecore.device import pick_device
+from aecore.train import TrainConfig, TrainingDiverged, config_for, train
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ def test_bulk_work_uses_the_model_itself_on_the_cpu():
     import torch
 
     from aecore import build
-    from aecore.train import compute_copy
+    from aecore.device import compute_copy
 
     model = build("dense", {"latent_dim": 4})
     assert compute_copy(model, "cpu") is model

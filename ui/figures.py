@@ -1,6 +1,6 @@
 """The app's Plotly figures: latent maps, the Draw page's marker map and the live loss curves.
 
-Pure functions of arrays (no Streamlit): pages cache what they need through ``app_state``.
+Pure functions of arrays (no Streamlit): pages cache what they need through ``ui.resources``.
 """
 
 from __future__ import annotations

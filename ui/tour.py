@@ -12,12 +12,10 @@ from typing import NamedTuple
 import streamlit as st
 import torch
 
-import app_state as S
-import figures
-import widgets
 from aecore import anomaly, preprocess, projection
 from aecore import generate as G
 from aecore.showcase import SHOWCASE_DIGIT
+from latent_lab.ui import chrome, figures, resources, view, widgets
 
 
 class Step(NamedTuple):
@@ -28,18 +26,18 @@ class Step(NamedTuple):
 
 def _digit() -> tuple[torch.Tensor, str]:
     """The audience's drawing if there is one, else the showcase test digit; with a word on which."""
-    drawn = st.session_state.get("drawn_digit")
+    drawn = view.DRAWN_DIGIT.get()
     if drawn is not None:
         return preprocess.as_batch(drawn), "your drawing"
-    test = S.load_data("mnist", "test")
+    test = resources.load_data("mnist", "test")
     return test.images[SHOWCASE_DIGIT: SHOWCASE_DIGIT + 1], f"test digit #{SHOWCASE_DIGIT}"
 
 
 def _model(capability: str | None = None, variant: str | None = None):
     """(entry, model) of the first shipped MNIST model with a capability (or of a variant)."""
-    for e in S.shipped():
+    for e in resources.shipped():
         if (capability is None or e.can(capability)) and (variant is None or e.variant == variant):
-            return e, S.load_model(e)[0]
+            return e, resources.model(e)
     raise ValueError(f"this step needs a shipped {variant or capability or ''} model; it is not installed")
 
 
@@ -51,16 +49,16 @@ def draw() -> None:
         canvas = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=280,
                            width=280, drawing_mode="freedraw", return_image_data=True, key="tour_canvas")
         try:
-            st.session_state["drawn_digit"] = preprocess.from_canvas(canvas.image_data)
+            view.DRAWN_DIGIT.set(preprocess.from_canvas(canvas.image_data))
         except preprocess.PreprocessError as e:
             if e.kind != "empty":
                 st.error(f"Can't use this drawing: {e}")
     x, which = _digit()
-    entries = S.shipped()
-    clf = S.classifier()  # a conditional model is told the digit: the reference classifier's guess
+    entries = resources.shipped()
+    clf = resources.classifier()  # a conditional model is told the digit: the reference classifier's guess
     label = torch.tensor([int(clf.probabilities(x)[0].argmax()) if clf else 0])
     with right, torch.no_grad():
-        recs = [S.load_model(e)[0].reconstruct(x, label if e.conditional else None) for e in entries]
+        recs = [resources.model(e).reconstruct(x, label if e.conditional else None) for e in entries]
         widgets.digits(torch.cat([x, *recs]), cols=5, scale=4,
                        caption=f"{which}, then each model's copy: " + ", ".join(e.variant for e in entries))
 
@@ -70,11 +68,11 @@ def map_and_neighbours() -> None:
 
     x, which = _digit()
     e, model = _model(variant="vae")
-    proj = S.projection(e, "umap", compute=False)[0] or S.projection(e, "pca")[0]
-    codes, test = S.codes(e), S.load_data("mnist", "test")
+    proj = widgets.latent_map(e, "umap", compute=False)[0] or widgets.latent_map(e, "pca")[0]
+    codes, test = resources.codes(e), resources.load_data("mnist", "test")
     with torch.no_grad():
         z = model.encode(x)[0]
-    picture = S.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
+    picture = resources.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
     left, right = st.columns([2, 1])
     left.plotly_chart(figures.marker_map(picture, projection.locate(codes, proj.coords, z),
                                          title=f"{which} (star) among 10,000 test digits"), key="tour_map")
@@ -85,7 +83,7 @@ def map_and_neighbours() -> None:
 
 def walk() -> None:
     e, model = _model(variant="vae")
-    test = S.load_data("mnist", "test")
+    test = resources.load_data("mnist", "test")
     c1, c2 = st.columns(2)
     a = c1.select_slider("From the digit", range(10), value=1, key="tour_from")
     b = c2.select_slider("To the digit", range(10), value=7, key="tour_to")
@@ -99,8 +97,8 @@ def denoise() -> None:
     from aecore.compare import denoise_demo
 
     e, model = _model(capability="denoises")
-    plain, plain_model = next((p, S.load_model(p)[0]) for p in S.shipped() if not p.can("denoises"))
-    test = S.load_data("mnist", "test")
+    plain, plain_model = next((p, resources.model(p)) for p in resources.shipped() if not p.can("denoises"))
+    test = resources.load_data("mnist", "test")
     level = st.slider("Noise", 0.1, 0.9, 0.5, 0.1, key="tour_noise")
     x, y = test.images[:8], test.labels[:8]
     demo = denoise_demo({plain.variant: plain_model, e.variant: model}, x, y, "gaussian", level)
@@ -113,7 +111,7 @@ def strangest() -> None:
     from aecore.showcase import strangest as pick
 
     e, model = _model()
-    test, report = S.load_data("mnist", "test"), S.anomaly_report(e)
+    test, report = resources.load_data("mnist", "test"), resources.anomaly_report(e)
     x, which = _digit()
     key = anomaly.best_score(report["rows"])
     pct = anomaly.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
@@ -126,7 +124,7 @@ def strangest() -> None:
 
 def manifold() -> None:
     e, model = _model(variant="vae")
-    kl = S.kl_per_dim(e)
+    kl = resources.kl_per_dim(e)
     dx, dy = kl.argsort(descending=True).tolist()[:2]
     widgets.digits(G.manifold_grid(model, dx, dy, 14), cols=14, scale=2,
                    caption=f"{e.variant}: its two busiest code dimensions swept across a grid, the rest held at 0")
@@ -134,7 +132,7 @@ def manifold() -> None:
 
 def dream() -> None:
     e, model = _model(capability="conditional")
-    seed = 0 if S.presenter() else st.number_input("Seed", 0, 10_000, 0, key="tour_seed")
+    seed = 0 if chrome.presenter() else st.number_input("Seed", 0, 10_000, 0, key="tour_seed")
     widgets.digits(G.digit_styles(model, 8, int(seed)), cols=8, scale=3,
                    caption=f"{e.variant}: each column one random style, written as every digit 0–9")
 

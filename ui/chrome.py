@@ -1,0 +1,123 @@
+"""The frame every page shares: the page list, the page title, presenter mode, and the one error policy
+(one plain line on the page, the full traceback in the server log)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import NamedTuple
+
+import streamlit as st
+
+from aecore.errors import UserError
+
+
+class PageInfo(NamedTuple):
+    path: str  # relative to app.py
+    label: str
+    icon: str
+    url: str  # "" for the home page
+    blurb: str  # one line on the home page
+
+
+PAGES = [
+    PageInfo("pages/0_Home.py", "Home", ":material/home:", "", "what this is, the models, the data"),
+    PageInfo("pages/1_Train.py", "Train", ":material/model_training:", "Train", "train a model, watch it learn"),
+    PageInfo("pages/2_Draw.py", "Draw", ":material/draw:", "Draw", "draw a digit, see reconstructions"),
+    PageInfo("pages/3_Latent_space.py", "Latent space", ":material/scatter_plot:", "Latent_space",
+             "explore the codes as a map"),
+    PageInfo("pages/4_Generate.py", "Generate", ":material/auto_awesome:", "Generate", "sample, interpolate, traverse"),
+    PageInfo("pages/5_Compare.py", "Compare", ":material/compare:", "Compare", "metrics, digits, denoising"),
+    PageInfo("pages/6_Anomalies.py", "Anomalies", ":material/troubleshoot:", "Anomalies",
+             "what a model finds strange: out-of-distribution detection"),
+    PageInfo("pages/7_Tour.py", "Guided tour", ":material/slideshow:", "Tour", "seven steps for an audience"),
+    PageInfo("pages/8_Directions.py", "Directions", ":material/arrow_right_alt:", "Directions",
+             "thin → bold, 4 → 9: directions with meaning"),
+    PageInfo("pages/9_Side_by_side.py", "Side by side", ":material/view_column_2:", "Side_by_side",
+             "two models' maps, linked selection"),
+]
+
+
+def navigation() -> None:
+    """The frame: page settings, the presenter switch and the menu; then the chosen page runs."""
+    st.set_page_config(page_title="Latent Lab", page_icon=":material/science:", layout="wide")
+    set_presenter(st.sidebar.toggle(
+        "Presenter mode", value=presenter(), key="presenter_toggle",
+        help="Larger type and pictures, developer controls hidden (or add ?presenter=1 to the address). "
+             "The theme (light or dark) is in the ⋮ menu, Settings."))
+    st.navigation([st.Page(p.path, title=p.label, icon=p.icon, url_path=p.url, default=not p.url)
+                   for p in PAGES]).run()
+
+
+def page(title: str) -> None:
+    """The page's title, in presenter mode with type and pictures sized for a projector."""
+    if presenter():
+        st.html(PRESENTER_CSS)
+    st.title(title)
+
+
+# Larger type, and captions as dark (or light) as the text: pale grey vanishes on a projector. Colours come
+# from the theme's own text colour, so this reads in the light theme and the dark one.
+PRESENTER_CSS = """<style>
+html { font-size: 20px; }
+[data-testid="stCaptionContainer"], [data-testid="stImageCaption"] { opacity: 1; color: inherit !important;
+  font-size: 0.95rem; }
+[data-testid="stImage"] img { image-rendering: pixelated; }
+h1 { font-size: 2.6rem !important; }
+</style>"""
+
+
+def presenter() -> bool:
+    """Presenter mode: the sidebar toggle, or ``?presenter=1`` in the URL (so a link opens it)."""
+    if "presenter" in st.session_state:
+        return bool(st.session_state["presenter"])
+    return st.query_params.get("presenter", "") in ("1", "true", "yes")
+
+
+def set_presenter(on: bool) -> None:
+    st.session_state["presenter"] = on
+    if on:
+        st.query_params["presenter"] = "1"
+    else:
+        st.query_params.pop("presenter", None)
+
+
+def page_link(path: str) -> None:
+    """A link to one of the app's pages (plain text when the page is run on its own, as in tests)."""
+    from streamlit.errors import StreamlitAPIException
+
+    for p in PAGES:
+        if p.path == path:
+            try:
+                st.page_link(p.path, label=p.label, icon=p.icon)
+            except StreamlitAPIException:
+                st.markdown(p.label)
+
+
+def _server_log() -> logging.Logger:
+    """The app's one logger: full tracebacks go to the server's stderr, never to the browser."""
+    log = logging.getLogger("latent_lab")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+LOG = _server_log()
+
+
+@contextmanager
+def guard(what: str = ""):
+    """Show any failure as one line (st.error), never a traceback; the server log keeps the traceback.
+    Streamlit's stop/rerun pass through."""
+    try:
+        yield
+    except UserError as e:
+        LOG.warning("%s: %s", what or "refused", e, exc_info=LOG.isEnabledFor(logging.DEBUG))
+        st.error(f"{what}{': ' if what else ''}{e}")
+    except Exception as e:  # noqa: BLE001
+        LOG.exception("%s failed", what or "a page")
+        st.error(f"{what or 'Something went wrong'}: {type(e).__name__} (details in the server log)")
