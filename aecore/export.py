@@ -28,6 +28,7 @@ import numpy as np
 
 from aecore.catalog import safe_name
 from aecore.data import CLASS_NAMES
+from aecore.errors import InputError
 from aecore.images import to_numpy
 
 MIN_COLUMNS = 3  # the Projector's PCA yields NaN past a tensor's column count; its default view needs 3
@@ -38,7 +39,7 @@ PROJECTOR_HELP = ("a folder for TensorFlow's Embedding Projector: open it with `
                   "projector.tensorflow.org (no pictures there); README.txt inside says how")
 
 
-class ExportError(ValueError):
+class ExportError(InputError):
     """Data that cannot be exported, with a message for the user."""
 
 

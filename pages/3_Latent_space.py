@@ -48,9 +48,10 @@ with chrome.guard("Latent map"):
     view.share_view({"map": method, "colour": color_by, "points": n}, rows)
     st.download_button(
         "Export for the Embedding Projector", icon=":material/download:", type="tertiary", key="latent_export",
-        file_name=f"{entry.name}-{method}-projector.zip", mime="application/zip", on_click="ignore",
-        data=lambda: export.projector_zip(entry.name, codes, test.labels, test.images, proj.coords, subset),
-        help="codes, labels and map coordinates as TSV files with a sprite: load them at projector.tensorflow.org")
+        file_name=export.projector_zip_name(entry.name, method), mime="application/zip", on_click="ignore",
+        data=lambda: export.projector_zip(entry.name, resources.codes(entry), test.labels, test.images, proj.coords,
+                                          subset, dataset=entry.dataset, method=method),
+        help=export.PROJECTOR_HELP)
 
 with chrome.guard("Selection"):
     import torch
