@@ -1,8 +1,8 @@
 import streamlit as st
 
 from aecore import VARIANTS, catalog, jobs, storage
-from aecore.data import DATASETS
 from aecore.config import ConfigError
+from aecore.data import DATASETS
 from aecore.errors import UserError
 from aecore.train import PRESETS, TrainConfig, preset
 from latent_lab.ui import chrome, figures, resources, view, widgets

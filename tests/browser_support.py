@@ -92,7 +92,7 @@ def pretrained_models() -> list[Path]:
 
 
 class AppServer:
-    """The app as ``latent-lab`` serves it (``latent_lab.ui.serve``) on a free port, as a subprocess of the repo root."""
+    """The app as ``latent-lab`` serves it (latent_lab.ui.serve) on a free port, a subprocess of the repo root."""
 
     def __init__(self, env: dict, log: Path, port: int | None = None):
         self.env, self.log, self.port = env, log, port or free_port()
