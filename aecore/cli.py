@@ -11,8 +11,7 @@ from tqdm import tqdm
 
 from aecore import data, storage
 from aecore.config import ConfigError, to_dict
-from aecore.metric_info import lookup
-from aecore.models import VARIANTS, UnknownVariant, build, description, get_variant
+from aecore.models import VARIANTS, UnknownVariant, build, description, get_variant, metric_of
 
 # Modules that import torch (two seconds) are imported by the commands that need them, so `--help`,
 # `variants` and `data` answer at once.
@@ -155,7 +154,7 @@ def cmd_eval(args):
     else:
         print(f"{path}: {meta['variant']} trained on {dataset}")
         for key, value in metrics.items():
-            metric = lookup(key)
+            metric = metric_of(key)
             print(f"  {metric.label:22s} {metric.text(value):>14}   {metric.help}")
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from aecore.metric_info import all_metrics
 from aecore.metrics import per_image_mse, psnr, reconstruct_all
+from aecore.models import all_metrics
 from aecore.noise import corrupt
 from aecore.seeding import generator
 
 
 def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
     """One row per catalog entry: name, variant, source, latent size and every metric (None when missing);
-    the columns are the labels of :func:`aecore.metric_info.all_metrics`, in its order."""
+    the columns are the labels of :func:`aecore.models.all_metrics`, in its order."""
     columns = [m for m in all_metrics() if m.key != "latent_dim"]  # the code size has its own column
     rows = []
     for e in entries:
@@ -24,6 +24,20 @@ def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
             row[metric.label] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         rows.append(row)
     return rows
+
+
+def column_config(labels) -> dict:
+    """{label: streamlit format} for the metric columns among ``labels`` (for st.column_config)."""
+    by_label = {m.label: m for m in all_metrics()}
+    return {label: by_label[label].streamlit_format for label in labels if label in by_label}
+
+
+def better_directions(labels) -> str:
+    """"Lower MSE, -ELBO nats are better; higher PSNR dB, ... are better." for the columns present."""
+    present = [m for m in all_metrics() if m.label in set(labels) and m.better]
+    parts = [f"{word.capitalize()} {', '.join(m.label for m in present if m.better == word)}"
+             for word in ("lower", "higher") if any(m.better == word for m in present)]
+    return " are better; ".join(parts) + " are better." if parts else ""
 
 
 def sample_indices(n: int, total: int, seed: int = 0) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Every metric, defined once: key, label, unit, format, which direction is better, and what it means.
 
 :data:`METRICS` holds those every model has; a variant declares its own (``metric_info`` beside its
-``extra_metrics``). :func:`all_metrics` joins them: that one list drives ``aecore eval``, the model card
-(and the README table made from it), the Home page and the Compare page, so they never disagree.
+``extra_metrics``). :func:`aecore.models.all_metrics` joins them: that one list drives ``aecore eval``, the
+model card (and the README table made from it), the Home page and the Compare page, so they never disagree.
 """
 
 from __future__ import annotations
@@ -58,33 +58,3 @@ METRICS = [
     Metric("latent_dim", "latent", ",d", None, "size of the code", headline=False),
     Metric("encode_latency_ms", "encode ms", ".2f", "lower", "median time to encode one digit", "ms", headline=False),
 ]
-
-
-def all_metrics() -> list[Metric]:
-    """The common metrics, then each variant's own, in registry order (each key once)."""
-    from aecore.models import VARIANTS
-
-    out = {m.key: m for m in METRICS}
-    for cls in VARIANTS.values():
-        out.update({m.key: m for m in cls.metric_info if m.key not in out})
-    return list(out.values())
-
-
-def lookup(key: str) -> Metric:
-    """The metric of ``key``; keys made on the fly (e.g. ``denoise_mse_dense``) get a plain entry."""
-    return next((m for m in all_metrics() if m.key == key), None) or Metric(key, key.replace("_", " "), ".4g",
-                                                                             None, "")
-
-
-def column_config(labels) -> dict:
-    """{label: streamlit format} for the metric columns among ``labels`` (for st.column_config)."""
-    by_label = {m.label: m for m in all_metrics()}
-    return {label: by_label[label].streamlit_format for label in labels if label in by_label}
-
-
-def better_directions(labels) -> str:
-    """"Lower MSE, -ELBO nats are better; higher PSNR dB, ... are better." for the columns present."""
-    present = [m for m in all_metrics() if m.label in set(labels) and m.better]
-    parts = [f"{word.capitalize()} {', '.join(m.label for m in present if m.better == word)}"
-             for word in ("lower", "higher") if any(m.better == word for m in present)]
-    return " are better; ".join(parts) + " are better." if parts else ""

@@ -207,6 +207,21 @@ def encode_latency_ms(model: Autoencoder, data: ImageData, repeats: int = 30) ->
 
 
 @torch.no_grad()
+def own_metrics(model: Autoencoder, test: ImageData, codes: torch.Tensor, classifier=None) -> dict:
+    """The metrics of what a model can do beyond reconstructing: its likelihood (-ELBO in nats) and how many
+    of its samples the reference classifier recognises, how well it denoises, and its variant's own
+    (``extra_metrics``: sparsity, codebook use)."""
+    m = {}
+    if model.has_likelihood:
+        m.update(negative_elbo(model, test))
+        if classifier is not None and model.generative:
+            m.update(sample_quality(model, classifier))
+    if model.denoises:
+        m["denoise_mse"] = denoise_mse(model, test, model.config.noise, model.config.noise_level)
+    m.update(model.extra_metrics(test, codes, classifier))
+    return m
+
+
 def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None, classifier=None,
              knn_k: int = 5, on_stage=None) -> dict:
     """Every metric the model card reports, on the test split (kNN uses ``train`` codes as reference).
@@ -237,6 +252,6 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
         stage("kNN")
         m[f"knn{knn_k}_acc"] = knn_accuracy(encode_all(model, train), train.labels, codes, test.labels, knn_k)
     stage(f"{model.variant} metrics")
-    m.update(model.extra_metrics(test, codes, classifier))
+    m.update(own_metrics(model, test, codes, classifier))
     stage("done")
     return m

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from aecore import build, catalog, data
-from aecore.metrics import encode_all, negative_elbo, per_image_mse, reconstruct_all
+from aecore.metrics import encode_all, negative_elbo, own_metrics, per_image_mse, reconstruct_all
 from aecore.models import VARIANTS
 from aecore.storage import write_atomic
 from aecore.train import preset, train
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         value = headline(result.model.cpu(), test)
         # The variant's own metrics beside the shipped model's: a preset that bought its headline with what the
         # variant is for (denoising, codebook use) would show here.
-        own = result.model.extra_metrics(test, encode_all(result.model, test))
+        own = own_metrics(result.model, test, encode_all(result.model, test))
         shipped_metrics = shipped[name].metrics if name in shipped else {}
         per_epoch = -(-len(train_data) // cfg.batch_size)  # steps; a run fitted into 60 s may plan fewer epochs
         reference = shipped_metrics.get(cls.headline)

@@ -50,8 +50,7 @@ with chrome.guard("Listing models"):
         st.info("No models yet: the pretrained checkpoints are not installed and you have not trained one. "
                 "Train one in a few seconds on the Train page.")
     elif not chrome.presenter():  # raw metrics are for developers; Compare has them all
-        from aecore.compare import metrics_rows
-        from aecore.metric_info import column_config
+        from aecore.compare import column_config, metrics_rows
 
         df = pd.DataFrame(metrics_rows(entries))
         keep = ["model", "variant", "source", "latent", "dataset", "MSE", "PSNR dB", "kNN(5)", "-ELBO nats"]

@@ -3,7 +3,8 @@ import plotly.express as px
 import streamlit as st
 
 from aecore import compare
-from aecore.metric_info import METRICS, better_directions, column_config
+from aecore.compare import better_directions, column_config
+from aecore.metric_info import METRICS
 from aecore.noise import NOISE_KINDS
 from latent_lab.ui import chrome, resources, widgets
 from latent_lab.ui.view import IN_URL

@@ -49,8 +49,9 @@ def test_evaluate_reports_the_promised_keys(bundled_train, bundled_test):
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_metric_a_model_reports_is_defined_once(name, bundled_test, bundled_train):
     from aecore.classifier import load_classifier
-    from aecore.metric_info import METRICS, all_metrics
+    from aecore.metric_info import METRICS
     from aecore.metrics import evaluate
+    from aecore.models import all_metrics
 
     defined = {id(m): m for m in METRICS} | {id(m): m for cls in VARIANTS.values() for m in cls.metric_info}
     keys = [m.key for m in defined.values()]  # (subclasses share their base's definitions)

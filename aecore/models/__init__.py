@@ -1,7 +1,6 @@
-"""The registry: a new variant is one module plus one line here.
-
-Each line names the variant's class as ``"module:Class"``; a class is imported the first time it is
-asked for, so listing the variants (``aecore --help``, ``aecore variants``) never imports torch.
+"""The registry of variants (the names live in :mod:`aecore.models.variants`: a new variant is one module
+plus one line there). A class is imported the first time it is asked for, so listing the variants
+(``aecore --help``, ``aecore variants``) never imports torch.
 """
 
 from __future__ import annotations
@@ -14,21 +13,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aecore.metric_info import METRICS, Metric
+from aecore.models.variants import CLASSES, name_of
+
 if TYPE_CHECKING:
     from aecore.models.base import Autoencoder
 
-_CLASSES = {
-    "dense": "aecore.models.dense:DenseAE",
-    "deep": "aecore.models.deep:DeepAE",
-    "conv": "aecore.models.conv:ConvAE",
-    "denoising": "aecore.models.denoising:DenoisingAE",
-    "sparse": "aecore.models.sparse:SparseAE",
-    "vae": "aecore.models.vae:VAE",
-    "conv_vae": "aecore.models.conv_vae:ConvVAE",
-    "cvae": "aecore.models.cvae:CVAE",
-    "vq_vae": "aecore.models.vq_vae:VQVAE",
-    "vae_2d": "aecore.models.vae_2d:VAE2D",
-}
 
 
 class _Registry(Mapping):
@@ -57,7 +47,7 @@ class _Registry(Mapping):
         return self._paths[name]
 
 
-VARIANTS = _Registry(_CLASSES)
+VARIANTS = _Registry(CLASSES)
 
 
 class UnknownVariant(KeyError):
@@ -72,10 +62,19 @@ def get_variant(name: str) -> type[Autoencoder]:
         raise UnknownVariant(f"unknown variant {name!r}: choose one of {', '.join(VARIANTS)}") from None
 
 
-def name_of(cls: type) -> str:
-    """A registered class's name, found by its import path (so no other variant is imported)."""
-    where = f"{cls.__module__}:{cls.__qualname__}"
-    return next(name for name in VARIANTS if VARIANTS.path(name) == where)
+def all_metrics() -> list[Metric]:
+    """The common metrics, then each variant's own, in registry order (each key once): that one list drives
+    ``aecore eval``, the model card and every metric table."""
+    out = {m.key: m for m in METRICS}
+    for cls in VARIANTS.values():
+        out.update({m.key: m for m in cls.metric_info if m.key not in out})
+    return list(out.values())
+
+
+def metric_of(key: str) -> Metric:
+    """The metric of ``key``; keys made on the fly (e.g. ``denoise_mse_dense``) get a plain entry."""
+    return next((m for m in all_metrics() if m.key == key), None) or Metric(key, key.replace("_", " "), ".4g",
+                                                                             None, "")
 
 
 def description(name: str) -> str:
@@ -121,5 +120,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["AEOutput", "Autoencoder", "VAEBase", "VARIANTS", "build", "description", "get_variant", "name_of",
-           "UnknownVariant"]
+__all__ = ["AEOutput", "Autoencoder", "VAEBase", "VARIANTS", "all_metrics", "build", "description", "get_variant",
+           "metric_of", "name_of", "UnknownVariant"]

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from aecore.config import validate
 from aecore.metric_info import Metric
+from aecore.models.variants import name_of
 
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 28 * 28
@@ -111,8 +112,6 @@ class Autoencoder(nn.Module):
 
     @property
     def variant(self) -> str:
-        from aecore.models import name_of
-
         return name_of(type(self))
 
     def _encode(self, x: Tensor, labels: Tensor | None) -> Tensor:

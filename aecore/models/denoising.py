@@ -57,7 +57,3 @@ class DenoisingAE(ConvAE):
         scale = self.noise_scale if self.training else 1.0
         return corrupt(x, self.config.noise, self.config.noise_level * scale)
 
-    def extra_metrics(self, test, codes, classifier=None):
-        from aecore.metrics import denoise_mse
-
-        return {"denoise_mse": denoise_mse(self, test, self.config.noise, self.config.noise_level)}

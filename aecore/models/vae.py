@@ -77,15 +77,6 @@ class VAEBase(Autoencoder):
         recon, kl = recon.mean(), kl.mean()
         return AEOutput(logits, mu, recon + self.config.beta * kl, {"recon": recon, "kl": kl})
 
-    def extra_metrics(self, test, codes, classifier=None):
-        """-ELBO in nats, and how many prior samples the reference classifier recognises."""
-        from aecore.metrics import negative_elbo, sample_quality
-
-        out = negative_elbo(self, test)
-        if classifier is not None:
-            out.update(sample_quality(self, classifier))
-        return out
-
     @torch.no_grad()
     def sample(self, n: int, label: int | Tensor | None = None, temperature: float = 1.0,
                generator: torch.Generator | None = None) -> Tensor:
