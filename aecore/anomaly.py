@@ -42,7 +42,7 @@ import torch
 
 from aecore import cache, storage
 from aecore.data import DATASETS, ImageData, load
-from aecore.models.base import N_CLASSES
+from aecore.models.base import N_CLASSES, bce
 from aecore.seeding import generator
 
 K_SAMPLES = 4  # importance samples per image for nll: enough to tighten the ELBO, cheap enough for conv decoders
@@ -101,8 +101,7 @@ def png_bits(images: torch.Tensor) -> np.ndarray:
 
 def _bce(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of each reconstruction, in nats summed over pixels (clamped: no log 0)."""
-    p, target = recon.flatten(1).clamp(1e-6, 1 - 1e-6), x.flatten(1)
-    return -(target * p.log() + (1 - target) * (1 - p).log()).sum(1)
+    return bce(recon, x, eps=1e-6).flatten(1).sum(1)
 
 
 @torch.no_grad()
@@ -250,12 +249,6 @@ def summary(scores_in: dict[str, np.ndarray], scores_out: dict[str, dict[str, np
     return [{"set": name, "score": key, "auroc": auroc(scores_in[key], out[key]),
              "fpr95": fpr_at_tpr(scores_in[key], out[key])}
             for name, out in scores_out.items() for key in scores_in]
-
-
-def best_auroc(rows: list[dict], set_name: str) -> tuple[str, float]:
-    """(score, AUROC) of the best score against one set."""
-    row = max((r for r in rows if r["set"] == set_name), key=lambda r: r["auroc"])
-    return row["score"], row["auroc"]
 
 
 # ---- cached per model and image set -----------------------------------------------------------------

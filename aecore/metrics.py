@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from aecore.data import ImageData
 from aecore.models import Autoencoder, VAEBase
+from aecore.models.base import bce
 from aecore.noise import corrupt
 from aecore.seeding import generator
 
@@ -240,7 +241,7 @@ def evaluate(model: Autoencoder, test: ImageData, train: ImageData | None = None
     x = test.images
     m = {
         "test_mse": float(per_image_mse(recon, x).mean()),
-        "test_bce": float(F.binary_cross_entropy(recon.clamp(1e-7, 1 - 1e-7), x)),
+        "test_bce": float(bce(recon, x, eps=1e-7).mean()),
         "psnr": float(psnr(recon, x).mean()),
         "ssim": float(ssim(recon, x).mean()),
         "params": sum(p.numel() for p in model.parameters()),

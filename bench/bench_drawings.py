@@ -1,5 +1,5 @@
 """How the shipped models read digits that are not from MNIST: the reference classifier's accuracy on the
-drawings set (assets/data/drawings.npz, read through the Draw page's preprocessing) and on the MNIST test
+drawings set (tests/data/drawings.npz, read through the Draw page's preprocessing) and on the MNIST test
 split, and each shipped MNIST autoencoder's reconstruction MSE on the drawings against its MNIST test MSE.
 
     python bench/bench_drawings.py [--data-dir ../shared/data] [--json docs/bench_drawings.json]
@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from aecore import VARIANTS, checkpoint, drawings
+from aecore import VARIANTS, checkpoint
 from aecore.classifier import accuracy, load_classifier
 from aecore.data import load
 from aecore.pretrain import MODELS_DIR
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests import drawings  # noqa: E402  (the drawings set is a test fixture, not package data)
 
 ACCURACY_TARGET, MNIST_TARGET, RATIO_TARGET = 0.98, 0.993, 1.3
 

@@ -1,7 +1,7 @@
-"""Build the drawings set (assets/data/drawings.npz): digits that are not from MNIST, stored as the raw
+"""Build the drawings set (tests/data/drawings.npz, a test fixture): digits that are not from MNIST, stored as the raw
 inputs the Draw page receives, so they can be read through preprocess.from_canvas / from_bytes.
 
-    python scripts/make_drawings.py [--out assets/data/drawings.npz] [--sheet drawings.png]
+    python scripts/make_drawings.py [--out tests/data/drawings.npz] [--sheet drawings.png]
 
 Three sources, balanced over the ten digits, all made here (seed 0, nothing downloaded):
 
@@ -260,7 +260,10 @@ def build(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def contact_sheet(path: Path, per_row: int = 40):
-    from aecore import drawings
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests import drawings
 
     ds = drawings.load()
     order = np.argsort(ds.labels.numpy(), kind="stable")
@@ -275,7 +278,7 @@ def contact_sheet(path: Path, per_row: int = 40):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "assets/data/drawings.npz")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data/drawings.npz")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sheet", type=Path, help="also write a tiled picture of the preprocessed set here")
     args = parser.parse_args()

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from safetensors import safe_open
 
-from aecore import drawings
 from aecore.classifier import CLASSIFIER_PATH, accuracy, load_classifier, save_classifier, train_classifier
 from aecore.data import load
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests import drawings  # noqa: E402  (the drawings set is a test fixture, not package data)
 
 
 def main(argv=None):

@@ -1,13 +1,14 @@
-"""Digits that are not from MNIST, read as the Draw page reads them (aecore.drawings): the reference
+"""Digits that are not from MNIST, read as the Draw page reads them (tests/drawings.py): the reference
 classifier recognises them, and every shipped MNIST autoencoder reconstructs them about as well as MNIST."""
 
 import numpy as np
 import pytest
 
-from aecore import VARIANTS, checkpoint, drawings
+from aecore import VARIANTS, checkpoint
 from aecore.classifier import accuracy, load_classifier
 from aecore.data import load
 from aecore.pretrain import MODELS_DIR
+from tests import drawings
 
 DRAWINGS_ACCURACY, MNIST_ACCURACY, MAX_RATIO = 0.98, 0.993, 1.3
 

@@ -66,6 +66,11 @@ def bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
     return _BCEWithLogits.apply(logits, target)
 
 
+def bce(probabilities: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
+    """:func:`bce_with_logits` of pixel probabilities (clamped to [eps, 1 - eps], so no log 0)."""
+    return bce_with_logits(torch.logit(probabilities, eps=eps), target)
+
+
 def reconstruction_loss(logits: Tensor, target: Tensor, kind: str, per_image: bool = False) -> Tensor:
     """BCE or MSE between predicted pixels and target, averaged per pixel or summed per image."""
     if kind == "bce":

@@ -1,7 +1,7 @@
 """The drawings set: about a thousand digits that are not from MNIST, read as the Draw page reads them.
 
-``assets/data/drawings.npz`` (made by ``scripts/make_drawings.py``) holds each digit as the raw input
-the page receives: a canvas drawing (its grey levels as a PNG, turned back into the RGBA array the
+``tests/data/drawings.npz`` (a test fixture, made by ``scripts/make_drawings.py``) holds each digit as the
+raw input the page receives: a canvas drawing (its grey levels as a PNG, turned back into the RGBA array the
 canvas returns) or an uploaded picture file (PNG or JPEG bytes). :func:`load` sends every one through
 :func:`aecore.preprocess.from_canvas` or :func:`aecore.preprocess.from_bytes`, so whatever is measured
 on the result is what a user of the page would get.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aecore import preprocess, storage
+from aecore import preprocess
 
-DRAWINGS_PATH = storage.asset("data", "drawings.npz")
+DRAWINGS_PATH = Path(__file__).resolve().parent / "data" / "drawings.npz"
 
 
 @dataclass
