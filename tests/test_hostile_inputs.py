@@ -3,21 +3,14 @@ where it enters, refused with a one-line PreprocessError, and never reaches a de
 
 import base64
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from app_support import png_of_one
+from hostile_support import data_url, drawn_rgba, encode, forbid_pixel_decoding, rgba_png_of_zeros
 
 from aecore import preprocess
 from aecore.preprocess import PreprocessError
-
-
-def encode(im, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
 
 
 def one(size=(200, 200), ink=255, paper=0, mode="L"):
@@ -36,40 +29,6 @@ def bar(size=(200, 200)):
     im = Image.new("L", size, 0)
     ImageDraw.Draw(im).line([(20, size[1] // 2), (size[0] - 20, size[1] // 2)], fill=255, width=16)
     return im
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def rgba_png_of_zeros(width: int, height: int) -> bytes:
-    """A valid, fully transparent RGBA PNG of any size, built without ever holding its pixels: the zero rows are
-    deflated once, the full-flushed segment repeated (a full flush makes it independent of what came before),
-    and the Adler-32 of n zero bytes is ((n mod 65521) << 16) | 1."""
-    n = height * (1 + 4 * width)  # each row: filter byte 0, then RGBA zeros
-    piece = 1 << 20
-    seg = zlib.compressobj(9, zlib.DEFLATED, -15)
-    segment = seg.compress(bytes(piece)) + seg.flush(zlib.Z_FULL_FLUSH)
-    last = zlib.compressobj(9, zlib.DEFLATED, -15)
-    tail = last.compress(bytes(n % piece)) + last.flush()
-    stream = b"\x78\xda" + segment * (n // piece) + tail + struct.pack(">I", ((n % 65521) << 16) | 1)
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", stream) + png_chunk(b"IEND", b"")
-
-
-def data_url(raw: bytes, prefix: str = preprocess.CANVAS_PREFIX) -> str:
-    return prefix + base64.b64encode(raw).decode("ascii")
-
-
-@pytest.fixture
-def no_pixel_decoding(monkeypatch):
-    """Any pixel decode fails the test: the refusal must come from the header alone."""
-    from PIL import ImageFile
-
-    def refuse(self):
-        raise AssertionError("pixels were decoded")
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
 
 
 # --- uploads ---------------------------------------------------------------------------------------------------
@@ -112,14 +71,16 @@ def test_postscript_and_pdf_are_refused_without_starting_a_program(data, monkeyp
     assert "PNG, JPEG" in str(e.value)
 
 
-def test_the_pixel_count_is_bounded_from_the_header(monkeypatch, no_pixel_decoding):
+def test_the_pixel_count_is_bounded_from_the_header(monkeypatch):
+    forbid_pixel_decoding(monkeypatch)
     monkeypatch.setattr(preprocess, "MAX_SIDE", 10_000)  # a long thin picture within the side limit
     with pytest.raises(PreprocessError) as e:
         preprocess.from_bytes(rgba_png_of_zeros(9000, 2000))
     assert e.value.kind == "too_large" and "megapixels" in str(e.value)
 
 
-def test_the_byte_size_is_checked_before_decoding(no_pixel_decoding):
+def test_the_byte_size_is_checked_before_decoding(monkeypatch):
+    forbid_pixel_decoding(monkeypatch)
     with pytest.raises(PreprocessError) as e:
         preprocess.read_upload(encode(one(), "PNG") + bytes(preprocess.MAX_UPLOAD_BYTES))
     assert e.value.kind == "too_large" and "MB" in str(e.value)
@@ -182,13 +143,6 @@ def test_from_bytes_still_returns_the_digit_alone():
 # --- the drawing canvas's payload ------------------------------------------------------------------------------
 
 
-def drawn_rgba(size=280):
-    a = np.zeros((size, size, 4), np.uint8)
-    a[..., 3] = 255
-    a[40:240, 130:150, :3] = 255
-    return a
-
-
 def test_a_canvas_data_url_reads_back_as_its_pixels():
     from PIL import Image
 
@@ -199,7 +153,8 @@ def test_a_canvas_data_url_reads_back_as_its_pixels():
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's own header check speaks too
-def test_a_huge_png_on_the_wire_is_refused_from_its_header(no_pixel_decoding):
+def test_a_huge_png_on_the_wire_is_refused_from_its_header(monkeypatch):
+    forbid_pixel_decoding(monkeypatch)
     raw = rgba_png_of_zeros(13_000, 13_000)  # 676 MB of pixels
     assert len(raw) < 1_000_000
     with pytest.raises(PreprocessError) as e:
@@ -207,7 +162,8 @@ def test_a_huge_png_on_the_wire_is_refused_from_its_header(no_pixel_decoding):
     assert e.value.kind == "too_large" and "280x280" in str(e.value)
 
 
-def test_a_larger_drawing_than_the_canvas_is_refused(no_pixel_decoding):
+def test_a_larger_drawing_than_the_canvas_is_refused(monkeypatch):
+    forbid_pixel_decoding(monkeypatch)
     with pytest.raises(PreprocessError) as e:
         preprocess.canvas_from_data_url(data_url(rgba_png_of_zeros(1000, 200)))
     assert e.value.kind == "too_large"
@@ -237,83 +193,3 @@ def test_a_bad_canvas_value_is_a_one_line_refusal(value):
     with pytest.raises(PreprocessError) as e:
         preprocess.canvas_from_data_url(value)
     assert e.value.kind == "not_image" and "\n" not in str(e.value)
-
-
-# --- ui.canvas: the app's canvas widget -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_mount():
-    """The widget in a real script run: the component mounts with these arguments, and nothing drawn is None.
-    (The component module registers its frontend on import, which needs a Streamlit runtime: this imports it.)"""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_string("import streamlit as st\nfrom ui.canvas import drawing_canvas\n"
-                             "st.session_state['got'] = repr(drawing_canvas('k'))\n", default_timeout=60).run()
-    return at
-
-
-def test_the_widget_mounts_in_a_script_run(real_mount):
-    assert not real_mount.exception and real_mount.session_state["got"] == "None"
-
-
-def mount_with(monkeypatch, value):
-    """Stand in for the component's frontend: record what it is sent, answer ``value``. Tests that use it take
-    the real_mount fixture, which imports the component module."""
-    import streamlit_drawable_canvas as sdc
-
-    sent = []
-
-    def out(**kwargs):
-        sent.append(kwargs)
-        return value
-
-    monkeypatch.setattr(sdc, "out", out)
-    return sent
-
-
-def test_the_widget_sends_what_st_canvas_sends(real_mount, monkeypatch):
-    """The browser side sees exactly today's canvas: the same payload as the two st_canvas calls it replaces."""
-    from streamlit_drawable_canvas import st_canvas
-
-    from ui.canvas import drawing_canvas
-
-    sent = mount_with(monkeypatch, {})
-    st_canvas(stroke_width=30, stroke_color="#FFFFFF", background_color="#000000", height=280, width=280,
-              drawing_mode="freedraw", return_image_data=True, key="canvas3")
-    assert drawing_canvas("canvas3", stroke_width=30) is None
-    theirs, ours = sent
-    assert {k: v for k, v in theirs.items() if not callable(v)} == {k: v for k, v in ours.items() if not callable(v)}
-    assert {k for k, v in theirs.items() if callable(v)} == {k for k, v in ours.items() if callable(v)}
-
-
-def test_the_widget_returns_the_drawing(real_mount, monkeypatch):
-    from PIL import Image
-
-    from ui.canvas import drawing_canvas
-
-    a = drawn_rgba()
-    mount_with(monkeypatch, {"drawing": {"raw": {"objects": []}, "data": data_url(encode(Image.fromarray(a), "PNG"))}})
-    assert np.array_equal(drawing_canvas("k"), a)
-
-
-@pytest.mark.parametrize("value", [{}, {"drawing": None}, {"drawing": {"raw": {}, "data": None}}])
-def test_the_widget_is_none_until_something_is_drawn(real_mount, monkeypatch, value):
-    from ui.canvas import drawing_canvas
-
-    mount_with(monkeypatch, value)
-    assert drawing_canvas("k") is None
-
-
-HUGE = data_url(rgba_png_of_zeros(13_000, 13_000))  # 676 MB of pixels in under 1 MB of text
-
-
-@pytest.mark.parametrize("drawing", ["junk", [1, 2], {"data": 7}, {"data": HUGE}],
-                         ids=["string", "list", "number", "huge-png"])
-@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-def test_the_widget_refuses_a_forged_value(real_mount, monkeypatch, no_pixel_decoding, drawing):
-    from ui.canvas import drawing_canvas
-
-    mount_with(monkeypatch, {"drawing": drawing})
-    with pytest.raises(PreprocessError):
-        drawing_canvas("k")
