@@ -3,6 +3,7 @@ import streamlit as st
 from aecore import anomaly, preprocess, projection
 from aecore.metrics import nearest_codes, per_image_mse
 from latent_lab.ui import chrome, figures, resources, view, widgets
+from latent_lab.ui.canvas import drawing_canvas
 
 chrome.page("Draw")
 entries = resources.models()
@@ -16,24 +17,26 @@ with left:
         if st.button("Clear", key="clear"):
             st.session_state["canvas_n"] = st.session_state.get("canvas_n", 0) + 1
         try:
-            from streamlit_drawable_canvas import st_canvas
-
-            canvas = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
-                               height=280, width=280, drawing_mode="freedraw", return_image_data=True,
-                               key=f"canvas{st.session_state.get('canvas_n', 0)}")
-            drawn = canvas.image_data
+            drawn = drawing_canvas(f"canvas{st.session_state.get('canvas_n', 0)}", stroke_width=brush)
+        except preprocess.PreprocessError as e:
+            st.error(f"Can't use this drawing: {e}")
+            drawn = None
         except Exception as e:  # noqa: BLE001 - the upload tab still works
             st.warning(f"The drawing canvas is unavailable ({type(e).__name__}); upload an image instead.")
             drawn = None
     with tab_upload:
-        up = st.file_uploader("A picture of one digit (PNG, JPEG…)", key="draw_upload")
+        up = st.file_uploader("A picture of one digit (PNG, JPEG…)", type=list(preprocess.UPLOAD_TYPES),
+                              key="draw_upload")
         st.caption("Dark ink on light paper is detected and inverted. While a file is here, it is used "
                    "instead of the canvas.")
 
 digit = None
 with left:
     try:
-        digit = preprocess.from_bytes(up.getvalue()) if up is not None else preprocess.from_canvas(drawn)
+        upload = preprocess.read_upload(up.getvalue()) if up is not None else None
+        digit = upload.digit if upload else preprocess.from_canvas(drawn)
+        for note in upload.notes if upload else ():
+            st.caption(note)
     except preprocess.PreprocessError as e:
         (st.info if e.kind == "empty" else st.error)(
             "Draw a digit on the black canvas (or upload a picture): every model's reconstruction appears here."

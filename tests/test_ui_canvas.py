@@ -14,7 +14,7 @@ def real_mount():
     (The component module registers its frontend on import, which needs a Streamlit runtime: this imports it.)"""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_string("import streamlit as st\nfrom ui.canvas import drawing_canvas\n"
+    at = AppTest.from_string("import streamlit as st\nfrom latent_lab.ui.canvas import drawing_canvas\n"
                              "st.session_state['got'] = repr(drawing_canvas('k'))\n", default_timeout=60).run()
     return at
 
@@ -42,7 +42,7 @@ def test_the_widget_sends_what_st_canvas_sends(real_mount, monkeypatch):
     """The browser side sees exactly today's canvas: the same payload as the two st_canvas calls it replaces."""
     from streamlit_drawable_canvas import st_canvas
 
-    from ui.canvas import drawing_canvas
+    from latent_lab.ui.canvas import drawing_canvas
 
     sent = mount_with(monkeypatch, {})
     st_canvas(stroke_width=30, stroke_color="#FFFFFF", background_color="#000000", height=280, width=280,
@@ -56,7 +56,7 @@ def test_the_widget_sends_what_st_canvas_sends(real_mount, monkeypatch):
 def test_the_widget_returns_the_drawing(real_mount, monkeypatch):
     from PIL import Image
 
-    from ui.canvas import drawing_canvas
+    from latent_lab.ui.canvas import drawing_canvas
 
     a = drawn_rgba()
     mount_with(monkeypatch, {"drawing": {"raw": {"objects": []}, "data": data_url(encode(Image.fromarray(a), "PNG"))}})
@@ -65,7 +65,7 @@ def test_the_widget_returns_the_drawing(real_mount, monkeypatch):
 
 @pytest.mark.parametrize("value", [{}, {"drawing": None}, {"drawing": {"raw": {}, "data": None}}])
 def test_the_widget_is_none_until_something_is_drawn(real_mount, monkeypatch, value):
-    from ui.canvas import drawing_canvas
+    from latent_lab.ui.canvas import drawing_canvas
 
     mount_with(monkeypatch, value)
     assert drawing_canvas("k") is None
@@ -78,7 +78,7 @@ HUGE = data_url(rgba_png_of_zeros(13_000, 13_000))  # 676 MB of pixels in under 
                          ids=["string", "list", "number", "huge-png"])
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_the_widget_refuses_a_forged_value(real_mount, monkeypatch, drawing):
-    from ui.canvas import drawing_canvas
+    from latent_lab.ui.canvas import drawing_canvas
 
     forbid_pixel_decoding(monkeypatch)
 

@@ -16,6 +16,7 @@ from aecore import anomaly, preprocess, projection
 from aecore import generate as G
 from aecore.showcase import SHOWCASE_DIGIT
 from latent_lab.ui import chrome, figures, resources, view, widgets
+from latent_lab.ui.canvas import drawing_canvas
 
 
 class Step(NamedTuple):
@@ -42,14 +43,10 @@ def _model(capability: str | None = None, variant: str | None = None):
 
 
 def draw() -> None:
-    from streamlit_drawable_canvas import st_canvas
-
     left, right = st.columns([1, 2])
     with left:
-        canvas = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=280,
-                           width=280, drawing_mode="freedraw", return_image_data=True, key="tour_canvas")
         try:
-            view.DRAWN_DIGIT.set(preprocess.from_canvas(canvas.image_data))
+            view.DRAWN_DIGIT.set(preprocess.from_canvas(drawing_canvas("tour_canvas")))
         except preprocess.PreprocessError as e:
             if e.kind != "empty":
                 st.error(f"Can't use this drawing: {e}")
