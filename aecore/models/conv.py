@@ -37,11 +37,7 @@ class ConvAE(Autoencoder):
     config_class = ConvConfig
     description = "Convolutional autoencoder: strided convolutions in, transposed convolutions out"
     recipe = ({}, {"epochs": 20, "batch_size": 128, "lr": 3e-3})  # the shipped checkpoint's (aecore pretrain)
-    # bench/bench_quick.py: an orthogonal start took the minute's run from 1.08x to 1.05x (6.8 epochs of 128).
-    # In slow minutes batches of 64 do better than 128 (1.089x and 1.092x at 4.3 and 4.0 epochs, against
-    # 1.103x at 5.0; batches of 32: 1.097x at 3.3): the model is short of steps more than of data. With the
-    # orthogonal start it takes a higher lr: at 4 equal epochs 1.5e-2 gave 1.063x against 1.078x at 1e-2,
-    # 1.094x at 2.5e-2 and 1.102x at 5e-3; at 3 epochs 1.112x against 1.155x at 5e-3.
+    # Quick preset: an orthogonal start, which takes a higher lr, and batches of 64. Tuning: docs/tuning.md.
     quick = ({}, {"epochs": 7, "batch_size": 64, "lr": 1.5e-2, "precision": "auto", "orthogonal_init": True})
 
     def __init__(self, config=None):

@@ -20,10 +20,7 @@ class DeepAE(Autoencoder):
     config_class = DeepConfig
     description = "Deep MLP autoencoder (784-512-256-32 by default), linear code"
     recipe = ({}, {"epochs": 40, "batch_size": 64, "lr": 2e-3})  # the shipped checkpoint's (aecore pretrain)
-    # bench/bench_quick.py: an orthogonal start took the minute's run from 1.147x to 1.083-1.098x (with gain
-    # sqrt(2) 1.107x); lr 3e-3 beat 2e-3, 5e-3 and 8e-3, and batches of 64, 256 or 512 did worse. Starting the
-    # output bias at the mean digit as well: 1.080x against 1.101x after 20 equal epochs, 1.147x and 1.157x
-    # against 1.181x and 1.185x after 12 (seeds 0 and 1).
+    # Quick preset: an orthogonal start and the output bias at the mean digit. Tuning: docs/tuning.md.
     quick = ({}, {"epochs": 20, "batch_size": 128, "lr": 3e-3, "precision": "auto", "orthogonal_init": True,
                   "init_output_bias": True})
 

@@ -25,9 +25,8 @@ class SparseAE(Autoencoder):
     description = "Sparse autoencoder: sigmoid code units held to a low firing rate (KL to rho, or L1)"
     metric_info = (Metric("mean_activation", "mean activation", ".4f", "lower", "mean firing rate of the code units"),)
     recipe = ({"rho": 0.04, "weight": 0.03}, {"epochs": 40, "batch_size": 128, "lr": 2e-3})  # shipped checkpoint's
-    # bench/bench_quick.py. Starting the output bias at the mean digit took the minute's run from 1.14-1.16x
-    # to 1.03-1.05x of the shipped MSE: the code units start at half rate, far from rho, and the decoder
-    # need not learn the mean digit through them. (`deep` gained nothing from the same start.)
+    # Quick preset: the output bias starts at the mean digit, so the half-rate code units need not carry it.
+    # How it was tuned: docs/tuning.md.
     quick = ({"rho": 0.04, "weight": 0.03},
              {"epochs": 24, "batch_size": 128, "lr": 4e-3, "precision": "auto", "init_output_bias": True})
 

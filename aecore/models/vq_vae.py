@@ -98,10 +98,7 @@ class VQVAE(Autoencoder):
     )
     # The shipped checkpoint's recipe (aecore pretrain).
     recipe = ({}, {"epochs": 15, "batch_size": 128, "lr": 2e-3})
-    # bench/bench_quick.py: the model is short of steps, not of data, in a minute. Batches of 64 took it from
-    # 1.42-1.46x to 1.04x of the shipped MSE (4 epochs; 32 gave 1.06x in 2.9), an orthogonal start with a
-    # codebook that follows its encoder outputs faster (EMA decay 0.95) to 1.03x, and lr 2e-2 to 0.92x (all 4
-    # epochs; 1.07x after 2): at 3 equal epochs lr 6e-3 gave 1.12x, 9e-3 1.05x, 1.3e-2 to 3.5e-2 0.98-1.00x.
+    # Quick preset: small batches, an orthogonal start and a faster-following codebook. Tuning: docs/tuning.md.
     quick = ({"decay": 0.95}, {"epochs": 4, "batch_size": 64, "lr": 2e-2, "precision": "auto",
                                "orthogonal_init": True})
 
