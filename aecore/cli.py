@@ -159,13 +159,13 @@ def cmd_eval(args):
 
 
 def cmd_ood(args):
-    from aecore import anomaly, checkpoint
+    from aecore import anomaly, checkpoint, ood
     from aecore.catalog import file_sha256
 
     path = _checkpoint_path(args.checkpoint)
     model, meta = checkpoint.load(path)
     dataset = meta.get("dataset", "mnist")
-    against = anomaly.parse_sets(args.against, dataset) if args.against else None
+    against = ood.parse_sets(args.against, dataset) if args.against else None
     with tqdm(total=None, desc="scoring", file=sys.stderr, bar_format="{desc}: {elapsed}"):
         result = anomaly.evaluate_ood(model, file_sha256(path), dataset, against, args.k or anomaly.K_SAMPLES,
                                       args.data_dir)

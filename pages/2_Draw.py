@@ -1,6 +1,6 @@
 import streamlit as st
 
-from aecore import anomaly, preprocess, projection
+from aecore import anomaly, ood, preprocess, projection
 from aecore.metrics import nearest_codes, per_image_mse
 from latent_lab.ui import chrome, figures, resources, view, widgets
 from latent_lab.ui.canvas import drawing_canvas
@@ -97,8 +97,8 @@ with right, chrome.guard("Latent map"):
             z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
         report = resources.anomaly_report(e)
         key = anomaly.best_score(report["rows"])
-        pct = anomaly.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
-        st.markdown(f"**Anomaly:** to {e.name}, this drawing is {anomaly.in_words(pct, e.dataset)} "
+        pct = ood.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
+        st.markdown(f"**Anomaly:** to {e.name}, this drawing is {ood.in_words(pct, e.dataset)} "
                     f"(by {anomaly.SCORE_BY_KEY[key].label}).")
         where = projection.locate(codes, proj.coords, z)
         test = resources.load_data(e.dataset, "test")

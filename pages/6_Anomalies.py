@@ -1,7 +1,7 @@
 import numpy as np
 import streamlit as st
 
-from aecore import anomaly
+from aecore import anomaly, ood
 from latent_lab.ui import chrome, figures, resources, view, widgets
 
 chrome.page("Anomalies")
@@ -28,9 +28,9 @@ with chrome.guard("Anomaly scores"):
     note = {"shipped": "precomputed and shipped with the app", "cache": "loaded from the cache"}.get(
         report["where"], f"computed now in {report['seconds']:.1f} s and cached")
     st.caption(f"{len(report['test']['mse']):,} test images ({report['source']}) and "
-               f"{anomaly.SET_SIZE:,} images per other set — {note}.")
+               f"{ood.SET_SIZE:,} images per other set — {note}.")
     normal = report["test"][key]
-    others = {anomaly.SET_LABELS[name]: values[key] for name, values in report["sets"].items()}
+    others = {ood.SET_LABELS[name]: values[key] for name, values in report["sets"].items()}
     lo, hi = (float(v) for v in np.percentile(normal, [50, 100]))
     top = hi + (hi - lo) * 0.5
     slider_key = f"anomaly_threshold.{entry.name}.{key}"
@@ -39,12 +39,12 @@ with chrome.guard("Anomaly scores"):
                           key=slider_key, help="images scoring above it are flagged; it starts where 5% of test "
                                                "images are")
     view.share_view({"score": key, "threshold": f"{threshold:.6g}"})
-    flagged = {"test split": anomaly.flagged_share(normal, threshold)} | {
-        name: anomaly.flagged_share(v, threshold) for name, v in others.items()}
+    flagged = {"test split": ood.flagged_share(normal, threshold)} | {
+        name: ood.flagged_share(v, threshold) for name, v in others.items()}
     st.markdown("**Flagged:** " + " · ".join(f"{name} {share:.1%}" for name, share in flagged.items()))
     left, right = st.columns(2)
     left.plotly_chart(figures.score_histograms(normal, others, threshold, scores[key].unit), key="anomaly_hist")
-    curves = {name: (*anomaly.roc_curve(normal, v), anomaly.auroc(normal, v)) for name, v in others.items()}
+    curves = {name: (*ood.roc_curve(normal, v), ood.auroc(normal, v)) for name, v in others.items()}
     right.plotly_chart(figures.roc_figure(curves), key="anomaly_roc")
 
 with chrome.guard("Strangest digits"):
@@ -69,10 +69,10 @@ with chrome.guard("Every shipped model"):
     table = resources.auroc_table(shipped)
     for e in shipped:  # the known failure of raw likelihoods, found in the numbers rather than assumed
         rows = table[(table.model == e.name) & (table.score.isin(["nll", "nll_corrected"]))]
-        for ood, pair in rows.groupby("set"):
+        for other_set, pair in rows.groupby("set"):
             raw, fixed = (float(pair[pair.score == k].auroc.iloc[0]) for k in ("nll", "nll_corrected"))
             if raw < 0.5:
-                st.warning(f"**{e.name}** ({e.dataset}): its raw likelihood calls {anomaly.SET_LABELS[ood]} "
+                st.warning(f"**{e.name}** ({e.dataset}): its raw likelihood calls {ood.SET_LABELS[other_set]} "
                            f"*more* normal than its own test images (AUROC {raw:.2f}, Nalisnick et al. 2019). "
                            f"Corrected for input complexity (Serrà et al. 2020): AUROC {fixed:.2f}.")
     wide = table.pivot_table(index=["model", "score"], columns="set", values="auroc", sort=False)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from app_support import NO_DATA, no_errors, run_page
 
-from aecore import anomaly, build, cache
+from aecore import anomaly, build, cache, ood
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +30,20 @@ def test_auroc_and_roc_match_scikit_learn():
     normal = rng.normal(0, 1, 500).round(1)  # rounded: many ties, which count half
     odd = rng.normal(0.7, 1, 300).round(1)
     truth = np.r_[np.zeros(500), np.ones(300)]
-    assert anomaly.auroc(normal, odd) == pytest.approx(roc_auc_score(truth, np.r_[normal, odd]), abs=1e-12)
-    fpr, tpr = anomaly.roc_curve(normal, odd)
+    assert ood.auroc(normal, odd) == pytest.approx(roc_auc_score(truth, np.r_[normal, odd]), abs=1e-12)
+    fpr, tpr = ood.roc_curve(normal, odd)
     sk_fpr, sk_tpr, _ = roc_curve(truth, np.r_[normal, odd], drop_intermediate=False)
     np.testing.assert_allclose(fpr, sk_fpr)
     np.testing.assert_allclose(tpr, sk_tpr)
-    assert anomaly.auroc(normal, normal + 100) == 1.0 and anomaly.auroc(normal + 100, normal) == 0.0
+    assert ood.auroc(normal, normal + 100) == 1.0 and ood.auroc(normal + 100, normal) == 0.0
 
 
 def test_fpr95_and_percentile():
     normal, odd = np.arange(100.0), np.arange(50.0, 150.0)
     # The threshold that flags 95 of the 100 odd images is 55: test images 55..99 (45%) are flagged too.
-    assert anomaly.fpr_at_tpr(normal, odd) == pytest.approx(0.45)
-    assert anomaly.percentile(1000.0, normal) == 100.0 and anomaly.percentile(-1.0, normal) == 0.0
-    assert anomaly.percentile(49.5, normal) == pytest.approx(50.0)
+    assert ood.fpr_at_tpr(normal, odd) == pytest.approx(0.45)
+    assert ood.percentile(1000.0, normal) == 100.0 and ood.percentile(-1.0, normal) == 0.0
+    assert ood.percentile(49.5, normal) == pytest.approx(50.0)
 
 
 def test_png_bits_grow_with_complexity():
@@ -83,18 +83,18 @@ def test_ood_sets(offline_env, monkeypatch, tmp_path):
     from aecore import data
 
     monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "no-debian-package")  # as on a plain install
-    noise = anomaly.ood_set("noise", "mnist", n=50)
+    noise = ood.ood_set("noise", "mnist", n=50)
     assert noise.images.shape == (50, 1, 28, 28) and 0 <= noise.images.min() and noise.images.max() <= 1
-    assert torch.equal(noise.images, anomaly.ood_set("noise", "mnist", n=50).images)  # repeatable
-    fashion = anomaly.ood_set("fashion_mnist", "mnist", n=100)  # the bundled Fashion-MNIST sample
+    assert torch.equal(noise.images, ood.ood_set("noise", "mnist", n=50).images)  # repeatable
+    fashion = ood.ood_set("fashion_mnist", "mnist", n=100)  # the bundled Fashion-MNIST sample
     assert fashion.dataset == "fashion_mnist" and len(fashion) == 100 and "bundled" in fashion.source
-    inverted = anomaly.ood_set("inverted", "fashion_mnist", n=30)
+    inverted = ood.ood_set("inverted", "fashion_mnist", n=30)
     own = anomaly.load("fashion_mnist", "test").subset(30)
     assert torch.allclose(inverted.images, 1 - own.images)
     with pytest.raises(ValueError, match="own dataset"):
-        anomaly.ood_set("mnist", "mnist")
+        ood.ood_set("mnist", "mnist")
     with pytest.raises(ValueError, match="choose from mnist, noise, inverted"):
-        anomaly.parse_sets("noise,cifar", "fashion_mnist")
+        ood.parse_sets("noise,cifar", "fashion_mnist")
 
 
 def test_scores_are_cached_and_a_damaged_entry_is_recomputed(models, tmp_path, monkeypatch, bundled_test):
@@ -180,10 +180,10 @@ def test_every_mnist_model_tells_fashion_and_noise_apart(reports):
     mnist = {name: r for name, (e, r) in reports.items() if e.dataset == "mnist"}
     assert len(mnist) >= 9
     for name, report in mnist.items():
-        for ood in ("fashion_mnist", "noise"):
-            row = max((r for r in report["rows"] if r["set"] == ood), key=lambda r: r["auroc"])
+        for other in ("fashion_mnist", "noise"):
+            row = max((r for r in report["rows"] if r["set"] == other), key=lambda r: r["auroc"])
             score, value = row["score"], row["auroc"]
-            assert value >= 0.99, f"{name} against {ood}: best AUROC {value:.4f} ({score})"
+            assert value >= 0.99, f"{name} against {other}: best AUROC {value:.4f} ({score})"
         assert report["where"] == "shipped", f"{name}: its scores should ship with it"
 
 

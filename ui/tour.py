@@ -12,7 +12,7 @@ from typing import NamedTuple
 import streamlit as st
 import torch
 
-from aecore import anomaly, preprocess, projection
+from aecore import anomaly, ood, preprocess, projection
 from aecore import generate as G
 from aecore.showcase import SHOWCASE_DIGIT
 from latent_lab.ui import chrome, figures, resources, view, widgets
@@ -111,12 +111,12 @@ def strangest() -> None:
     test, report = resources.load_data("mnist", "test"), resources.anomaly_report(e)
     x, which = _digit()
     key = anomaly.best_score(report["rows"])
-    pct = anomaly.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
+    pct = ood.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
     odd = pick(test.images, report["test"][key], 10)
     with torch.no_grad():
         widgets.digits(torch.cat([odd, model.reconstruct(odd)]), cols=10, scale=4,
                        caption=f"the 10 test digits {e.variant} rebuilds worst (top) and its attempts (bottom)")
-    st.markdown(f"To {e.variant}, {which} is **{anomaly.in_words(pct, 'mnist')}**.")
+    st.markdown(f"To {e.variant}, {which} is **{ood.in_words(pct, 'mnist')}**.")
 
 
 def manifold() -> None:
