@@ -52,9 +52,8 @@ def to_bytes(model: Autoencoder, extras: dict[str, torch.Tensor] | None = None, 
 def _fitted(header: dict) -> str:
     """The header as JSON that every reader accepts: a history too long for MAX_META keeps every other step
     until it fits (the curves keep their shape), and source descriptions are cut to their limit."""
-    for key in ("data_source",):
-        if isinstance(header.get(key), str):
-            header[key] = header[key][: metadata.MAX_TEXT]
+    if isinstance(header.get("data_source"), str):
+        header["data_source"] = header["data_source"][: metadata.MAX_TEXT]
     history = header.get("history")
     if isinstance(history, dict):
         header["history"] = history = dict(history)
@@ -135,7 +134,7 @@ def _check_tensors(table: dict) -> None:
             raise CheckpointError(f"a tensor name that is not a plain word ({shown(name)})")
         shape, offsets = (info.get("shape"), info.get("data_offsets")) if isinstance(info, dict) else (None, None)
         if not (isinstance(shape, list) and len(shape) <= MAX_NDIM and isinstance(offsets, list) and len(offsets) == 2
-                and all(isinstance(v, int) and v >= 0 for v in shape + offsets)):
+                and all(isinstance(v, int) and v >= 0 for v in shape + offsets) and offsets[0] <= offsets[1]):
             raise CheckpointError(f"tensor {shown(name)} is described wrongly (shape, offsets)")
         if name.startswith(EXTRA):
             n_extras += 1
