@@ -4,16 +4,17 @@ An entry is ``<kind>-<hash>.npz``, the hash covering everything its arrays depen
 sha256, the data's fingerprint, a method and its settings), so an entry never goes stale: a retrained
 model or other data simply misses. Reads try the shipped folder (package data: the pretrained models'
 maps and errors, written by ``scripts/precompute_projections.py``) and then the user cache
-(``~/.cache/aecore/arrays``). A truncated, empty or foreign file counts as missing and is replaced when
-the entry is computed again. Writes are atomic; a read-only or full cache folder costs only speed, and
+(``~/.cache/aecore/arrays``). A truncated, empty, bit-flipped or foreign file, or one holding anything but
+plain numeric or text arrays, counts as missing: a damaged copy in the user cache is removed, and the entry
+is written again when it is computed again. Writes are atomic; a read-only or full cache folder costs only speed, and
 :func:`put` says whether it wrote, so captions can tell the truth.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,7 @@ import numpy as np
 from aecore import storage
 
 SHIPPED_DIR = storage.asset("projections")
-# What a damaged entry raises when read: it is treated as missing.
-UNREADABLE = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
+KINDS = "biufU"  # what cached arrays hold: numbers, and text (JSON settings); never objects
 
 
 def cache_dir() -> Path:
@@ -42,13 +42,26 @@ def get(entry: str, shipped: bool = True, folders: list[Path] | None = None) -> 
         path = folder / f"{entry}.npz"
         if not path.is_file():
             continue
-        try:
-            with np.load(path) as z:
-                arrays = {k: z[k] for k in z.files}
-        except UNREADABLE:
+        arrays = _read(path)
+        if arrays is None:
+            if folder != SHIPPED_DIR:  # package data is never written; a damaged copy of ours is dropped
+                with contextlib.suppress(OSError):  # a read-only cache keeps it: put() fails there anyway
+                    path.unlink()
             continue
         return arrays, "shipped" if folder == SHIPPED_DIR else "cache"
     return None
+
+
+def _read(path: Path) -> dict | None:
+    """The arrays of an entry, or None when any of it cannot be read."""
+    try:
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+    # A damaged file raises whatever its decoder meets first: OSError, BadZipFile (a CRC), zlib.error, EOFError,
+    # ValueError (a pickled array, refused), KeyError... Any of them means the same: compute it again.
+    except Exception:  # noqa: BLE001
+        return None
+    return arrays if arrays and all(a.dtype.kind in KINDS for a in arrays.values()) else None
 
 
 def put(entry: str, folder: Path | None = None, **arrays) -> bool:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import checkpoint, data, evolution, storage
+from aecore import checkpoint, data, evolution
 from aecore.config import ConfigError, to_dict
 from aecore.errors import UserError
 from aecore.models import build, get_variant
@@ -121,12 +121,12 @@ class TrainingJob:
         """Write the trained model into the folder; returns the path, or None with ``save_error`` set."""
         if self._checkpoint is None:
             return self.snapshot()["path"]
-        from aecore.catalog import new_model_path
+        from aecore.catalog import ModelsFolderError, save_trained
 
-        try:
-            path = str(storage.write_atomic(new_model_path(self.variant, self.folder), self._checkpoint))
-        except OSError as e:
-            self._update(save_error=f"could not save into {self.folder}: {storage.plain_os_error(e)}")
+        try:  # within the folder's quota, under a name no other save can take
+            path = str(save_trained(self._checkpoint, self.variant, self.folder))
+        except ModelsFolderError as e:
+            self._update(save_error=str(e))
             return None
         self._checkpoint = None
         with self._lock:
