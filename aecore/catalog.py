@@ -180,7 +180,9 @@ def load(entry_or_path) -> tuple:
 
 
 def safe_name(text: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    """A name that is safe as a file name, in a URL and as Markdown: letters, digits, '-' and '_' (no dots, so
+    nothing in it reads as a link)."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")
     return name[:60] or "model"
 
 

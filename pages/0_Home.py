@@ -61,7 +61,8 @@ with chrome.guard("Listing models"):
     where = f"`{storage.user_models_dir()}`"
     st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where}).")
     for e in resources.unusable_models():
-        st.warning(f"Not usable, hidden from every page: {e.path.name} ({e.source}): {e.error}")
+        st.warning(f"Not usable, hidden from every page: {chrome.plain(e.path.name)} ({e.source}): "
+                   f"{chrome.plain(e.error)}")
 
 with chrome.guard("Finding the dataset"):
     test = resources.load_data("mnist", "test")

@@ -124,6 +124,13 @@ def click_map(at, x: float, y: float, chart: int = 0):
     return at._run(states)
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown whose text the app escaped (``chrome.plain``)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def no_errors(at) -> None:
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]

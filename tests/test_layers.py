@@ -16,7 +16,7 @@ LAYERS = {
                     "aecore.preprocess", "aecore.budget", "aecore.cpu"],
     "models": ["aecore.models", "aecore"],
     "engine": ["aecore.metrics", "aecore.training", "aecore.train", "aecore.checkpoint", "aecore.generate",
-               "aecore.evolution", "aecore.classifier", "aecore.pipeline"],
+               "aecore.evolution", "aecore.classifier", "aecore.pipeline", "aecore.metadata"],
     "services": ["aecore.cli", "aecore.__main__", "aecore.pretrain", "aecore.jobs", "aecore.catalog",
                  "aecore.anomaly", "aecore.projection", "aecore.compare", "aecore.showcase", "aecore.export",
                  "aecore.directions", "aecore.eval", "aecore.ood"],

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from app_support import PAGES, no_errors, run_page
+from app_support import PAGES, no_errors, run_page, shown
 from safetensors.torch import save as st_save
 
 from aecore import cache as array_cache
@@ -62,7 +62,7 @@ def test_malformed_checkpoints_break_no_page(bad_models, path):
 
 def test_home_lists_each_unusable_file_with_its_reason(bad_models):
     at = run_page("app.py")
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(w.value) for w in at.warning)
     for name in bad_models:
         if name != "weights-cut":
             assert f"{name}.safetensors" in warnings, name

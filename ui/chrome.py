@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -109,6 +110,33 @@ def _server_log() -> logging.Logger:
 LOG = _server_log()
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~:$&"})
+
+
+def plain(text: object) -> str:
+    """Text from a file or a message, escaped so that Markdown shows it as it is (no link, no markup, no math),
+    with the server's folders left out for a visitor from another machine or on a projector."""
+    return without_paths(text).translate(_MARKDOWN)
+
+
+_PATH = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:\\|~?/)(?:[^\s/\\:'\"`()]+[/\\])*[^\s/\\:'\"`(),;]*")
+
+
+def local_visitor() -> bool:
+    """Whether this session's browser runs on the server's own machine (Streamlit gives no address then)."""
+    try:
+        return st.context.ip_address in (None, "127.0.0.1", "::1")
+    except Exception:  # noqa: BLE001 - no runtime (a bare script run): it is the machine's own user
+        return True
+
+
+def without_paths(text: object) -> str:
+    """``text`` with every absolute path replaced by "a folder on the server", unless the visitor sits at the
+    server and is not presenting: where your models and data live is for you, not for a room."""
+    text = str(text)
+    return text if local_visitor() and not presenter() else _PATH.sub("(a folder on the server)", text)
+
+
 @contextmanager
 def guard(what: str = ""):
     """Show any failure as one line (st.error), never a traceback; the server log keeps the traceback.
@@ -117,7 +145,10 @@ def guard(what: str = ""):
         yield
     except UserError as e:
         LOG.warning("%s: %s", what or "refused", e, exc_info=LOG.isEnabledFor(logging.DEBUG))
-        st.error(f"{what}{': ' if what else ''}{e}")
+        st.error(f"{what}{': ' if what else ''}{plain(e)}")
+    except OSError as e:  # a file or folder the server could not use: say which, not where
+        LOG.warning("%s: %s", what or "refused", e)
+        st.error(f"{what}{': ' if what else ''}{plain(e.strerror or e)}")
     except Exception as e:  # noqa: BLE001
         LOG.exception("%s failed", what or "a page")
         st.error(f"{what or 'Something went wrong'}: {type(e).__name__} (details in the server log)")
