@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from aecore.data import ImageData
+from aecore.errors import InputError
 from aecore.models import Autoencoder, VAEBase
 from aecore.models.base import N_CLASSES
 from aecore.models.vae import kl_to_standard_normal
@@ -43,7 +44,7 @@ def lerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
 def interpolate(z0: Tensor, z1: Tensor, steps: int = 10, mode: str = "linear") -> Tensor:
     """Codes on the path from z0 to z1 (both ends included): (steps, D)."""
     if mode not in ("linear", "slerp"):
-        raise ValueError("mode must be 'linear' or 'slerp'")
+        raise InputError("mode must be 'linear' or 'slerp'")
     t = torch.linspace(0, 1, max(2, steps), dtype=z0.dtype)
     return (slerp if mode == "slerp" else lerp)(z0, z1, t)
 
@@ -106,7 +107,7 @@ def manifold_grid(model: VAEBase, dim_x: int = 0, dim_y: int = 1, n: int = 12, b
     Rows go from high to low ``dim_y`` (top is high, as on a plot), columns from low to high ``dim_x``.
     """
     if not (0 <= dim_x < model.latent_dim and 0 <= dim_y < model.latent_dim) or dim_x == dim_y:
-        raise ValueError(f"pick two different dims between 0 and {model.latent_dim - 1}")
+        raise InputError(f"pick two different dims between 0 and {model.latent_dim - 1}")
     model.eval()
     g = gaussian_grid(n)
     z = (torch.zeros(model.latent_dim) if base is None else base.flatten().clone()).repeat(n * n, 1)
@@ -120,7 +121,7 @@ def manifold_grid(model: VAEBase, dim_x: int = 0, dim_y: int = 1, n: int = 12, b
 def digit_styles(model: VAEBase, n_styles: int = 8, seed: int = 0, temperature: float = 1.0) -> Tensor:
     """cvae: one row per digit 0-9, one column per style (the same code down each column)."""
     if not model.conditional:
-        raise ValueError("digit styles need a conditional model (cvae)")
+        raise InputError("digit styles need a conditional model (cvae)")
     model.eval()
     gen = generator(seed)
     styles = torch.randn(n_styles, model.latent_dim, generator=gen) * temperature
@@ -133,7 +134,7 @@ def digit_styles(model: VAEBase, n_styles: int = 8, seed: int = 0, temperature: 
 def restyle(model: VAEBase, x: Tensor, label: int) -> Tensor:
     """cvae: encode one digit (with its label) and decode its style as each digit 0-9: (10, 1, 28, 28)."""
     if not model.conditional:
-        raise ValueError("restyling needs a conditional model (cvae)")
+        raise InputError("restyling needs a conditional model (cvae)")
     model.eval()
     z = model.encode(x.view(1, 1, 28, 28), torch.tensor([int(label)]))
     return model.decode(z.repeat(N_CLASSES, 1), torch.arange(N_CLASSES))
@@ -156,7 +157,7 @@ def decode_plane(model: Autoencoder, x_range: tuple[float, float], y_range: tupl
     """A 2-D latent space decoded on an n x n grid spanning the ranges: (n*n, 1, 28, 28), rows from high y
     to low y (top is high, as on a plot), so the tiles line up with the map they lie under."""
     if model.latent_dim != 2:
-        raise ValueError("the latent plane needs a model with a 2-D code")
+        raise InputError("the latent plane needs a model with a 2-D code")
     model.eval()
     half_x, half_y = (x_range[1] - x_range[0]) / (2 * n), (y_range[1] - y_range[0]) / (2 * n)
     xs = torch.linspace(x_range[0] + half_x, x_range[1] - half_x, n)  # tile centres

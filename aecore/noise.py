@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from aecore.errors import InputError
+
 NOISE_KINDS = ("gaussian", "salt_pepper", "masking")
 
 
@@ -15,7 +17,7 @@ def corrupt(x: Tensor, kind: str, level: float, generator: torch.Generator | Non
     masking: set a ``level`` share of pixels to 0.
     """
     if kind not in NOISE_KINDS:
-        raise ValueError(f"unknown noise kind {kind!r}: use one of {', '.join(NOISE_KINDS)}")
+        raise InputError(f"unknown noise kind {kind!r}: use one of {', '.join(NOISE_KINDS)}")
     if level <= 0:
         return x.clone()
 

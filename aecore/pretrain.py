@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import time
 from pathlib import Path
 
 import torch
@@ -14,8 +13,10 @@ from aecore.data import DATASETS, ImageData, load
 from aecore.metric_info import METRICS
 from aecore.metrics import knn_accuracy, per_image_mse
 from aecore.models import VARIANTS, build
+from aecore.pipeline import fit_and_pack
 from aecore.seeding import seed_all
-from aecore.train import preset, train
+from aecore.storage import write_atomic
+from aecore.train import preset
 
 MODELS_DIR = storage.asset("models")  # the shipped checkpoints (read only)
 
@@ -54,16 +55,9 @@ def pretrain_one(name: str, train_data: ImageData, test: ImageData, out_dir: Pat
                  on_progress=None, evaluate_fn=None) -> tuple[Path, dict]:
     model_cfg, cfg = preset(VARIANTS[name], "recipe", dataset=train_data.dataset)
     model = build(name, model_cfg, seed=cfg.seed)
-    t0 = time.perf_counter()
-    result = train(model, train_data, test, cfg, on_progress=on_progress)
-    seconds = time.perf_counter() - t0
-    metrics = evaluate_fn(result.model) if evaluate_fn else {}
-    metrics["train_seconds"] = seconds
-    stem = shipped_name(name, train_data.dataset)
-    path = checkpoint.save(result.model, out_dir / f"{stem}.safetensors", train_config=cfg.__dict__,
-                           dataset=train_data.dataset, data_source=train_data.source, history=result.history,
-                           metrics=metrics)
-    return path, metrics
+    made = fit_and_pack(model, train_data, test, cfg, evaluate_fn or (lambda m: {}), on_progress=on_progress)
+    path = write_atomic(out_dir / f"{shipped_name(name, train_data.dataset)}.safetensors", made.checkpoint)
+    return path, made.metrics
 
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}

@@ -19,7 +19,7 @@ LAYERS = {
                "aecore.evolution", "aecore.classifier", "aecore.pipeline", "aecore.metadata"],
     "services": ["aecore.cli", "aecore.__main__", "aecore.pretrain", "aecore.jobs", "aecore.catalog",
                  "aecore.anomaly", "aecore.projection", "aecore.compare", "aecore.showcase", "aecore.export",
-                 "aecore.directions", "aecore.eval", "aecore.ood"],
+                 "aecore.directions", "aecore.eval", "aecore.ood", "aecore.commands"],
     "ui": ["latent_lab.ui"],
     "pages": ["latent_lab.pages", "latent_lab.app"],
 }

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aecore.errors import UserError
 from aecore.metric_info import METRICS, Metric
 from aecore.models.variants import CLASSES, name_of
 
@@ -50,7 +51,7 @@ class _Registry(Mapping):
 VARIANTS = _Registry(CLASSES)
 
 
-class UnknownVariant(KeyError):
+class UnknownVariant(UserError, KeyError):
     def __str__(self):
         return self.args[0]
 

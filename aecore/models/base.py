@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aecore.config import validate
+from aecore.errors import InputError
 from aecore.metric_info import Metric
 from aecore.models.variants import name_of
 
@@ -128,16 +129,16 @@ class Autoencoder(nn.Module):
     def _check_labels(self, labels: Tensor | None, n: int) -> None:
         """Every model takes the digit labels; only conditional models need (and read) them."""
         if self.conditional and labels is None:
-            raise ValueError(f"{self.variant} is conditional: pass the digit labels")
+            raise InputError(f"{self.variant} is conditional: pass the digit labels")
         if labels is not None and self.conditional and labels.shape[0] != n:
-            raise ValueError(f"got {labels.shape[0]} labels for {n} inputs")
+            raise InputError(f"got {labels.shape[0]} labels for {n} inputs")
 
     def labels_for(self, label: int | Tensor | None, n: int) -> Tensor | None:
         """Labels for ``n`` inputs from one digit or a tensor of them; None for unconditional models."""
         if not self.conditional:
             return None
         if label is None:
-            raise ValueError(f"{self.variant} is conditional: say which digit")
+            raise InputError(f"{self.variant} is conditional: say which digit")
         device = next(self.parameters()).device
         t = torch.as_tensor(label, device=device).long()
         return t.expand(n).clone() if t.dim() == 0 else t
