@@ -410,3 +410,14 @@ def test_a_shared_side_by_side_view_reopens_from_its_url(app_env):
     at = _opened_with("pages/9_Side_by_side.py", {"left": "vae", "right": "dense", "sel": "5,6,7"})
     assert (at.selectbox(key="pair_left").value, at.selectbox(key="pair_right").value) == ("vae", "dense")
     assert any(m.value.startswith("**3 digits selected**") for m in at.markdown)
+
+
+def test_a_shared_selection_is_bounded_where_it_enters():
+    """A link's ``sel``: at most 300 distinct existing test rows, first seen first; the rest dropped with a
+    note; a string of any length is cut before it is split (a million entries cost nothing)."""
+    from latent_lab.ui.view import MAX_SELECTION, parse_rows
+
+    assert parse_rows("5,3,5,x,-1,10000,7", n_rows=10000) == ([5, 3, 7], "3 entries that name no test digit ignored")
+    rows, note = parse_rows(",".join(map(str, range(1_000_000))), n_rows=10000)
+    assert rows == list(range(MAX_SELECTION)) and "cut to 300 digits" in note
+    assert parse_rows("", 10) == ([], None) and parse_rows("9" * 5000, 10)[0] == []
