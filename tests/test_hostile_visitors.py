@@ -56,7 +56,8 @@ def children(pid: int) -> list[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
-    env = app_env(root / "models", root / "cache", AECORE_MODELS_QUOTA_FILES=QUOTA_FILES, AECORE_DATA_DIR=root / "no-data")
+    env = app_env(root / "models", root / "cache", AECORE_MODELS_QUOTA_FILES=QUOTA_FILES,
+                  AECORE_DATA_DIR=root / "no-data")
     (root / "no-data").mkdir()
     train_cli("dense", root / "models" / "mine.safetensors", env)
     app = AppServer(env, root / "server.log").start(timeout=90)
