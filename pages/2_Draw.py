@@ -26,7 +26,7 @@ with left:
             drawn = None
     with tab_upload:
         up = st.file_uploader("A picture of one digit (PNG, JPEG…)", type=list(preprocess.UPLOAD_TYPES),
-                              key="draw_upload")
+                              max_upload_size=preprocess.MAX_UPLOAD_BYTES // 2**20, key="draw_upload")
         st.caption("Dark ink on light paper is detected and inverted. While a file is here, it is used "
                    "instead of the canvas.")
 

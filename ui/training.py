@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aecore import catalog, jobs, storage
+from aecore import catalog, checkpoint, jobs, storage
 from aecore.errors import UserError
 from latent_lab.ui import chrome, figures, resources, view, widgets
 
@@ -63,7 +63,8 @@ def model_files() -> None:
     c1, c2 = st.columns(2)
     with c1, chrome.guard("Upload"):
         st.subheader("Upload a checkpoint")
-        up = st.file_uploader("aecore .safetensors checkpoint", type=["safetensors"], key="upload")
+        up = st.file_uploader("aecore .safetensors checkpoint", type=["safetensors"], key="upload",
+                              max_upload_size=checkpoint.MAX_BYTES // 2**20)
         if up is not None and st.session_state.get("uploaded_id") != up.file_id:
             try:
                 entry, added = catalog.import_upload(up.getvalue(), up.name)
