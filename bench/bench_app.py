@@ -62,8 +62,7 @@ def poll(check, timeout: float, page, what: str, step_ms: int = 20):
     """Call ``check()`` until it returns something truthy; fail fast when the app shows an error."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        got = check()
-        if got:
+        if got := check():
             return got
         if problems(page):
             raise RuntimeError(f"{what}: the app shows {problems(page)}")
@@ -73,15 +72,11 @@ def poll(check, timeout: float, page, what: str, step_ms: int = 20):
 
 def home_drawn(page) -> bool:
     main = page.locator("[data-testid=stMain]")
-    if not main.count():
-        return False
-    text = main.inner_text()
-    if "MNIST test split" not in text or "Pages" not in text:
-        return False
-    if "No models yet" not in text and not page.locator("[data-testid=stDataFrame] canvas").count():
-        return False
-    return page.evaluate("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState") \
-        == "notRunning"
+    text = main.inner_text() if main.count() else ""
+    ready = "MNIST test split" in text and "Pages" in text and (
+        "No models yet" in text or page.locator("[data-testid=stDataFrame] canvas").count())
+    state = "() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
+    return bool(ready) and page.evaluate(state) == "notRunning"
 
 
 def map_shown(page, caption_must: str | None = None):
