@@ -29,6 +29,7 @@ import torch
 
 from aecore import checkpoint, data, evolution, storage
 from aecore.config import ConfigError, to_dict
+from aecore.cpu import lower_priority
 from aecore.models import build, get_variant
 from aecore.train import Progress, TrainConfig, TrainingDiverged, config_for, train
 
@@ -140,7 +141,7 @@ class TrainingJob:
     def _run(self) -> None:
         cfg = self.train_config
         t0 = time.perf_counter()
-        self._update(nice=_yield_cpu())
+        self._update(nice=lower_priority())
         try:
             train_data = data.load(cfg.dataset, "train", self.data_dir)
             test = data.load(cfg.dataset, "test", self.data_dir)
@@ -201,17 +202,6 @@ class TrainingJob:
         except Exception as e:  # noqa: BLE001 - the UI shows one line, never a traceback
             self._update(status=FAILED, message=f"training failed: {type(e).__name__}: {str(e)[:200]}",
                          seconds=time.perf_counter() - t0)
-
-
-def _yield_cpu() -> int | None:
-    """Lower this thread's CPU priority (nice +10), and so that of the OpenMP workers it starts: on a small
-    server, the pages people are looking at go first. Returns the thread's new nice value (None if unsupported)."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
-        return os.getpriority(os.PRIO_PROCESS, tid)
-    except (AttributeError, OSError):
-        return None
 
 
 class JobLimitReached(RuntimeError):
