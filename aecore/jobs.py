@@ -13,6 +13,10 @@ Jobs outlive a browser session: :data:`BOARD` holds every job of the process (on
 tab or a second one re-attaches to a running job, anyone can stop it, and a limit on concurrent jobs
 (``$AECORE_MAX_JOBS``, default 1) refuses further starts with a message instead of slowing everyone.
 The training thread runs at a lower CPU priority, so interactive pages stay quick while it trains.
+
+Each run is held to the server's :class:`~aecore.budget.Budget`: one estimated over it is refused when the job is
+made (:class:`~aecore.budget.BudgetExceeded`, a ConfigError); one that overruns its time stops and saves like Stop,
+saying why.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 import torch
 
 from aecore import checkpoint, data, evolution, storage
+from aecore.budget import ENV_MINUTES, Budget, check, duration
 from aecore.config import ConfigError, to_dict
 from aecore.cpu import lower_priority
 from aecore.models import build, get_variant
@@ -42,13 +47,18 @@ class TrainingJob:
 
     def __init__(self, variant: str, model_config: dict | None, train_config: dict | None, folder: str | Path,
                  data_dir: str | Path | None = None, preview_n: int = 10, eval_size: int = 2000,
-                 report_every: int = 10, record_evolution: bool = True):
+                 report_every: int = 10, record_evolution: bool = True, budget: Budget | None = None,
+                 clock=time.monotonic):
         cls = get_variant(variant)
         self.variant = variant
-        self.model = build(variant, model_config)  # ConfigError: bad hyperparameters, raised now
         # The fastest device here (a GPU when there is one, as the Train page says), whatever a config asks.
         overrides = {k: v for k, v in (train_config or {}).items() if k != "device"}
         self.train_config: TrainConfig = config_for(cls, device="auto", **overrides)
+        self.model = build(variant, model_config, seed=self.train_config.seed)  # ConfigError: bad hyperparameters
+        self.budget = budget or Budget.from_env()
+        self.estimate = check(self.model, self.train_config, self.budget)  # BudgetExceeded: refused before it runs
+        self._clock = clock  # monotonic seconds: the time limit, and when the job ended (JobBoard evicts by it)
+        self.ended: float | None = None
         self.folder = Path(folder)
         self.data_dir = data_dir
         self.preview_n = preview_n
@@ -65,7 +75,8 @@ class TrainingJob:
                        "step": 0, "total_steps": 0, "steps": [], "epochs": [], "preview": None,
                        "originals": None, "path": None, "metrics": {}, "seconds": 0.0, "started": None,
                        "data_source": None, "save_error": None, "nice": None,
-                       "warning": None, "evolution": None, "warmup": None, "warmup_end": None}
+                       "warning": None, "evolution": None, "warmup": None, "warmup_end": None,
+                       "time_limit_reached": False}
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -138,9 +149,23 @@ class TrainingJob:
         """The trained model as checkpoint bytes while it is not saved (to offer as a download)."""
         return self._checkpoint
 
+    def _over_time(self, since: float) -> bool:
+        """Polled every step: past the budget's time, the run stops after this step, as if Stop were pressed."""
+        limit = self.budget.max_minutes * 60
+        if limit and not self._stop.is_set() and self._clock() - since > limit:
+            self._update(time_limit_reached=True)
+            self._stop.set()
+        return self._stop.is_set()
+
     def _run(self) -> None:
+        try:
+            self._train()
+        finally:
+            self.ended = self._clock()
+
+    def _train(self) -> None:
         cfg = self.train_config
-        t0 = time.perf_counter()
+        t0, since = time.perf_counter(), self._clock()
         self._update(nice=lower_priority())
         try:
             train_data = data.load(cfg.dataset, "train", self.data_dir)
@@ -175,7 +200,7 @@ class TrainingJob:
             total = cfg.epochs * -(-n // cfg.batch_size)
             every = max(self.report_every, total // 1000)  # at most ~1,000 points on the live curves
             result = train(self.model, train_data, val, cfg, on_progress=on_progress,
-                           should_stop=self._stop.is_set, report_every=every)
+                           should_stop=lambda: self._over_time(since), report_every=every)
             result.model.cpu()  # trained where it was fastest; measured, previewed and saved from here
             self._update(message="measuring the model on the test split", preview=self._preview(px, py))
             from aecore.metrics import evaluate
@@ -188,6 +213,8 @@ class TrainingJob:
                                                    data_source=train_data.source, history=result.history,
                                                    metrics=metrics)
             how = "stopped early" if result.stopped_early else "finished"
+            if self.snapshot()["time_limit_reached"]:
+                how = f"stopped at the limit of {duration(self.budget.max_minutes * 60)} per run (${ENV_MINUTES})"
             from aecore.catalog import pretrained_reference
             from aecore.compare import quality_warning
 
