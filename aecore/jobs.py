@@ -16,7 +16,7 @@ The training thread runs at a lower CPU priority, so interactive pages stay quic
 
 Each run is held to the server's :class:`~aecore.budget.Budget`: one estimated over it is refused when the job is
 made (:class:`~aecore.budget.BudgetExceeded`, a ConfigError); one that overruns its time stops and saves like Stop,
-saying why.
+saying why. Finished jobs, with their model, preview and frames, leave the board after a while (see JobBoard).
 """
 
 from __future__ import annotations
@@ -238,10 +238,13 @@ class JobLimitReached(RuntimeError):
 class JobBoard:
     """Every training job of this process, shared by all browser sessions of a server. Thread-safe."""
 
-    def __init__(self, limit: int | None = None):
+    def __init__(self, limit: int | None = None, keep_minutes: float = 30.0, keep_finished: int = 5,
+                 keep_unsaved: int = 3, clock=time.monotonic):
         self._lock = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}
         self._limit = limit
+        self.keep_minutes, self.keep_finished, self.keep_unsaved = keep_minutes, keep_finished, keep_unsaved
+        self._clock = clock  # the jobs' clock: they say when they ended by it
 
     @property
     def limit(self) -> int:
@@ -252,9 +255,22 @@ class JobBoard:
         except ValueError:
             return 1
 
+    def _evict(self) -> None:
+        """Forget finished jobs (under the lock): saved or failed ones ``keep_minutes`` after they ended or beyond
+        the newest ``keep_finished``; unsaved ones (their save failed: the model exists only here) only beyond the
+        newest ``keep_unsaved``."""
+        now = self._clock()
+        ended = sorted((j for j in self._jobs.values() if j.ended is not None), key=lambda j: -j.ended)
+        unsaved = [j for j in ended if j.checkpoint_bytes() is not None]
+        done = [j for j in ended if j.checkpoint_bytes() is None]
+        old = [j for j in done if now - j.ended > self.keep_minutes * 60]
+        for job in old + done[self.keep_finished:] + unsaved[self.keep_unsaved:]:
+            self._jobs.pop(job.id, None)
+
     def start(self, job: TrainingJob) -> TrainingJob:
         """Start ``job`` unless the limit is reached (then JobLimitReached, and nothing starts)."""
         with self._lock:
+            self._evict()
             running = [j for j in self._jobs.values() if not j.finished]
             if len(running) >= self.limit:
                 what = ", ".join(f"{j.variant} (started {time.strftime('%H:%M', time.localtime(j.created))})"
@@ -265,12 +281,15 @@ class JobBoard:
         return job
 
     def get(self, job_id: str | None) -> TrainingJob | None:
+        """The job, or None if there is none by that id (any more: finished jobs are forgotten after a while)."""
         with self._lock:
+            self._evict()
             return self._jobs.get(job_id) if job_id else None
 
     def running(self) -> list[TrainingJob]:
         """Jobs not finished yet, newest first."""
         with self._lock:
+            self._evict()
             return sorted((j for j in self._jobs.values() if not j.finished), key=lambda j: -j.created)
 
 

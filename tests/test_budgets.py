@@ -1,5 +1,5 @@
-"""A server's training budget: memory and time, checked before a run starts, and a time limit while it runs. The
-app trains through TrainingJob; the CLI has no budget."""
+"""A server's training budget (memory and time, checked before a run starts, a time limit while it runs) and how
+long finished jobs are kept. The app trains through TrainingJob; the CLI has no budget."""
 
 import itertools
 import resource
@@ -123,3 +123,58 @@ def test_same_seed_same_job(server):
         assert job.join(120) and job.status == jobs.DONE
         weights.append(checkpoint.load(job.snapshot()["path"])[0].state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+class FakeJob:
+    """What the board reads of a job: whether and when it ended, and whether its model is saved."""
+
+    def __init__(self, name, clock):
+        self.id, self.variant, self.created, self.ended, self.clock = name, "dense", clock(), None, clock
+        self.unsaved = None
+
+    def start(self):
+        return self
+
+    @property
+    def finished(self):
+        return self.ended is not None
+
+    def end(self, saved=True):
+        self.ended, self.unsaved = self.clock(), None if saved else b"checkpoint"
+
+    def checkpoint_bytes(self):
+        return self.unsaved
+
+
+def test_finished_jobs_are_forgotten_after_a_while_and_beyond_a_few():
+    now = [0.0]
+    board = jobs.JobBoard(limit=10, keep_minutes=30, keep_finished=2, keep_unsaved=1, clock=lambda: now[0])
+    made = {n: board.start(FakeJob(n, board._clock)) for n in "abcdef"}
+    made["a"].end()
+    now[0] += 29 * 60
+    assert board.get("a") is made["a"]  # 29 minutes after it ended
+    now[0] += 2 * 60
+    assert board.get("a") is None  # 31 minutes
+    for n in "bcd":
+        made[n].end()
+        now[0] += 1
+    assert [board.get(n) for n in "bcd"] == [None, made["c"], made["d"]]  # the newest two finished ones
+    made["e"].end(saved=False)
+    now[0] += 3 * 60 * 60
+    assert board.get("e") is made["e"]  # its save failed: kept (to retry or download) however long
+    assert board.get("f") is made["f"]  # running: always kept
+    made["f"].end(saved=False)
+    assert board.get("e") is None and board.get("f") is made["f"]  # but only the newest unsaved one
+    made["f"].unsaved = None  # saved at last (retry_save): now it ages like any other
+    now[0] += 31 * 60
+    assert board.get("f") is None
+
+
+def test_a_finished_job_leaves_the_board(server):
+    now = [0.0]
+    board = jobs.JobBoard(keep_minutes=30, clock=lambda: now[0])
+    job = board.start(jobs.TrainingJob("dense", {}, {"epochs": 1, "train_size": 200}, server,
+                                       record_evolution=False, clock=lambda: now[0]))
+    assert job.join(120) and board.get(job.id) is job
+    now[0] += 31 * 60
+    assert board.get(job.id) is None and not board.running()
