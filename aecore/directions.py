@@ -69,7 +69,23 @@ def axis_map(codes: Tensor, step: Tensor) -> np.ndarray:
     unit = step / step.norm().clamp_min(1e-12)
     along = centred @ unit
     rest = centred - along[:, None] * unit
-    with torch.random.fork_rng(devices=[]):  # pca_lowrank draws a random projection: the same map every time
-        torch.manual_seed(0)
-        _, _, v = torch.pca_lowrank(rest, q=min(3, rest.shape[1]), center=False, niter=4)
+    v = principal_axes(rest, q=min(3, rest.shape[1]), niter=4)
     return torch.stack([along / step.norm().clamp_min(1e-12), rest @ v[:, 0]], 1).numpy().astype(np.float32)
+
+
+def principal_axes(a: Tensor, q: int, niter: int = 2, seed: int = 0) -> Tensor:
+    """``torch.pca_lowrank(a, q, center=False, niter=niter)``'s V (D, q), with its random start drawn from a
+    generator of its own instead of torch's global RNG (shared by every thread of a server): the same map every
+    time, and the same numbers as pca_lowrank after ``torch.manual_seed(seed)``. Halko et al.'s randomized
+    range finder and an SVD of the small projected matrix, step by step as torch.lowrank does them."""
+    from aecore.seeding import generator
+
+    tall = a if a.shape[0] >= a.shape[1] else a.mH
+    dtype = tall.dtype if tall.is_floating_point() else torch.float32
+    r = torch.randn(tall.shape[1], q, dtype=dtype, device=tall.device, generator=generator(seed, tall.device))
+    basis = torch.linalg.qr(tall @ r).Q
+    for _ in range(niter):
+        basis = torch.linalg.qr(tall.mH @ basis).Q
+        basis = torch.linalg.qr(tall @ basis).Q
+    u, _, vh = torch.linalg.svd(basis.mH @ tall, full_matrices=False)
+    return vh.mH if tall is a else basis @ u

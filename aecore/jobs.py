@@ -13,6 +13,10 @@ Jobs outlive a browser session: :data:`BOARD` holds every job of the process (on
 tab or a second one re-attaches to a running job, anyone can stop it, and a limit on concurrent jobs
 (``$AECORE_MAX_JOBS``, default 1) refuses further starts with a message instead of slowing everyone.
 The training thread runs at a lower CPU priority, so interactive pages stay quick while it trains.
+
+Each run is held to the server's :class:`~aecore.budget.Budget`: one estimated over it is refused when the job is
+made (:class:`~aecore.budget.BudgetExceeded`, a ConfigError); one that overruns its time stops and saves like Stop,
+saying why. Finished jobs, with their model, preview and frames, leave the board after a while (see JobBoard).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import numpy as np
 import torch
 
 from aecore import checkpoint, data, evolution
+from aecore.budget import ENV_MINUTES, Budget, check, duration
 from aecore.config import ConfigError, to_dict
+from aecore.cpu import lower_priority
 from aecore.errors import UserError
 from aecore.models import build, get_variant
 from aecore.train import Progress, TrainConfig, TrainingDiverged, config_for, train
@@ -42,13 +48,18 @@ class TrainingJob:
 
     def __init__(self, variant: str, model_config: dict | None, train_config: dict | None, folder: str | Path,
                  data_dir: str | Path | None = None, preview_n: int = 10, eval_size: int = 2000,
-                 report_every: int = 10, record_evolution: bool = True):
+                 report_every: int = 10, record_evolution: bool = True, budget: Budget | None = None,
+                 clock=time.monotonic):
         cls = get_variant(variant)
         self.variant = variant
-        self.model = build(variant, model_config)  # ConfigError: bad hyperparameters, raised now
         # The fastest device here (a GPU when there is one, as the Train page says), whatever a config asks.
         overrides = {k: v for k, v in (train_config or {}).items() if k != "device"}
         self.train_config: TrainConfig = config_for(cls, device="auto", **overrides)
+        self.model = build(variant, model_config, seed=self.train_config.seed)  # ConfigError: bad hyperparameters
+        self.budget = budget or Budget.from_env()
+        self.estimate = check(self.model, self.train_config, self.budget)  # BudgetExceeded: refused before it runs
+        self._clock = clock  # monotonic seconds: the time limit, and when the job ended (JobBoard evicts by it)
+        self.ended: float | None = None
         self.folder = Path(folder)
         self.data_dir = data_dir
         self.preview_n = preview_n
@@ -65,7 +76,8 @@ class TrainingJob:
                        "step": 0, "total_steps": 0, "steps": [], "epochs": [], "preview": None,
                        "originals": None, "path": None, "metrics": {}, "seconds": 0.0, "started": None,
                        "data_source": None, "save_error": None, "nice": None,
-                       "warning": None, "evolution": None, "warmup": None, "warmup_end": None}
+                       "warning": None, "evolution": None, "warmup": None, "warmup_end": None,
+                       "time_limit_reached": False}
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -138,10 +150,24 @@ class TrainingJob:
         """The trained model as checkpoint bytes while it is not saved (to offer as a download)."""
         return self._checkpoint
 
+    def _over_time(self, since: float) -> bool:
+        """Polled every step: past the budget's time, the run stops after this step, as if Stop were pressed."""
+        limit = self.budget.max_minutes * 60
+        if limit and not self._stop.is_set() and self._clock() - since > limit:
+            self._update(time_limit_reached=True)
+            self._stop.set()
+        return self._stop.is_set()
+
     def _run(self) -> None:
+        try:
+            self._train()
+        finally:
+            self.ended = self._clock()
+
+    def _train(self) -> None:
         cfg = self.train_config
-        t0 = time.perf_counter()
-        self._update(nice=_yield_cpu())
+        t0, since = time.perf_counter(), self._clock()
+        self._update(nice=lower_priority())
         try:
             train_data = data.load(cfg.dataset, "train", self.data_dir)
             test = data.load(cfg.dataset, "test", self.data_dir)
@@ -175,7 +201,7 @@ class TrainingJob:
             total = cfg.epochs * -(-n // cfg.batch_size)
             every = max(self.report_every, total // 1000)  # at most ~1,000 points on the live curves
             result = train(self.model, train_data, val, cfg, on_progress=on_progress,
-                           should_stop=self._stop.is_set, report_every=every)
+                           should_stop=lambda: self._over_time(since), report_every=every)
             result.model.cpu()  # trained where it was fastest; measured, previewed and saved from here
             self._update(message="measuring the model on the test split", preview=self._preview(px, py))
             from aecore.metrics import evaluate
@@ -188,6 +214,8 @@ class TrainingJob:
                                                    data_source=train_data.source, history=result.history,
                                                    metrics=metrics)
             how = "stopped early" if result.stopped_early else "finished"
+            if self.snapshot()["time_limit_reached"]:
+                how = f"stopped at the limit of {duration(self.budget.max_minutes * 60)} per run (${ENV_MINUTES})"
             from aecore.catalog import pretrained_reference
             from aecore.compare import quality_warning
 
@@ -204,17 +232,6 @@ class TrainingJob:
                          seconds=time.perf_counter() - t0)
 
 
-def _yield_cpu() -> int | None:
-    """Lower this thread's CPU priority (nice +10), and so that of the OpenMP workers it starts: on a small
-    server, the pages people are looking at go first. Returns the thread's new nice value (None if unsupported)."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
-        return os.getpriority(os.PRIO_PROCESS, tid)
-    except (AttributeError, OSError):
-        return None
-
-
 class JobLimitReached(UserError, RuntimeError):
     """Starting another job would exceed the server's limit; the message says what is running."""
 
@@ -222,10 +239,13 @@ class JobLimitReached(UserError, RuntimeError):
 class JobBoard:
     """Every training job of this process, shared by all browser sessions of a server. Thread-safe."""
 
-    def __init__(self, limit: int | None = None):
+    def __init__(self, limit: int | None = None, keep_minutes: float = 30.0, keep_finished: int = 5,
+                 keep_unsaved: int = 3, clock=time.monotonic):
         self._lock = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}
         self._limit = limit
+        self.keep_minutes, self.keep_finished, self.keep_unsaved = keep_minutes, keep_finished, keep_unsaved
+        self._clock = clock  # the jobs' clock: they say when they ended by it
 
     @property
     def limit(self) -> int:
@@ -236,9 +256,22 @@ class JobBoard:
         except ValueError:
             return 1
 
+    def _evict(self) -> None:
+        """Forget finished jobs (under the lock): saved or failed ones ``keep_minutes`` after they ended or beyond
+        the newest ``keep_finished``; unsaved ones (their save failed: the model exists only here) only beyond the
+        newest ``keep_unsaved``."""
+        now = self._clock()
+        ended = sorted((j for j in self._jobs.values() if j.ended is not None), key=lambda j: -j.ended)
+        unsaved = [j for j in ended if j.checkpoint_bytes() is not None]
+        done = [j for j in ended if j.checkpoint_bytes() is None]
+        old = [j for j in done if now - j.ended > self.keep_minutes * 60]
+        for job in old + done[self.keep_finished:] + unsaved[self.keep_unsaved:]:
+            self._jobs.pop(job.id, None)
+
     def start(self, job: TrainingJob) -> TrainingJob:
         """Start ``job`` unless the limit is reached (then JobLimitReached, and nothing starts)."""
         with self._lock:
+            self._evict()
             running = [j for j in self._jobs.values() if not j.finished]
             if len(running) >= self.limit:
                 what = ", ".join(f"{j.variant} (started {time.strftime('%H:%M', time.localtime(j.created))})"
@@ -249,12 +282,15 @@ class JobBoard:
         return job
 
     def get(self, job_id: str | None) -> TrainingJob | None:
+        """The job, or None if there is none by that id (any more: finished jobs are forgotten after a while)."""
         with self._lock:
+            self._evict()
             return self._jobs.get(job_id) if job_id else None
 
     def running(self) -> list[TrainingJob]:
         """Jobs not finished yet, newest first."""
         with self._lock:
+            self._evict()
             return sorted((j for j in self._jobs.values() if not j.finished), key=lambda j: -j.created)
 
 

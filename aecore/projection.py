@@ -2,7 +2,8 @@
 
 Each is an entry of the one array cache (:mod:`aecore.cache`), keyed by the model file's sha256, the
 data's fingerprint, and the method and its settings: shipped for the pretrained models, cached for
-the rest, computed only when neither has it.
+the rest, computed only when neither has it. A t-SNE or UMAP map is computed once however many visitors ask
+for it at once, in a niced worker, one such map at a time in the process (:mod:`aecore.cpu`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import cache, storage
+from aecore import cache, cpu, storage
 
 METHODS = ("umap", "pca", "tsne")
 METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
@@ -29,6 +30,8 @@ DEFAULTS = {
     "tsne": {"perplexity": 30.0, "seed": 0},
 }
 Progress = Callable[[float, str], None]
+EXPENSIVE = ("umap", "tsne")  # minutes of every core for 10,000 codes: one computation per map, one at a time
+FLIGHTS = cpu.SingleFlight()
 
 
 def settings_for(method: str, settings: dict | None = None, n: int | None = None) -> dict:
@@ -152,21 +155,34 @@ def exact_neighbours(codes: np.ndarray, k: int, chunk: int = 2000) -> tuple[np.n
 def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str = "umap",
                   settings: dict | None = None, on_progress: Progress | None = None,
                   use_cache: bool = True) -> Projection:
-    """Cached projection of precomputed codes (row order kept)."""
+    """Cached projection of precomputed codes (row order kept). Concurrent calls for the same t-SNE or UMAP map
+    share one computation (see the module docstring); its progress reaches every caller's ``on_progress``."""
     s = settings_for(method, settings, n=len(codes))
     key = map_name(model_sha, dataset, method, s)
-    if use_cache:
-        hit = lookup(key)
-        if hit is not None and len(hit[0]) == len(codes):
-            return Projection(hit[0], method, s, key, hit[1], dims=codes.shape[1])
-    t0 = time.perf_counter()
-    coords = reduce(codes, method, s, on_progress)
-    seconds = time.perf_counter() - t0
-    saved = use_cache and store(key, coords, method=method, settings=s, dataset=dataset, model=model_sha)
-    if on_progress:
-        on_progress(1.0, f"{METHOD_NAMES[method]} done in {seconds:.1f} s")
-    return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds, saved,
-                      dims=codes.shape[1])
+
+    def stored() -> Projection | None:
+        hit = lookup(key) if use_cache else None
+        if hit is None or len(hit[0]) != len(codes):
+            return None
+        return Projection(hit[0], method, s, key, hit[1], dims=codes.shape[1])
+
+    def compute(report: Progress | None) -> Projection:
+        hit = stored()  # again in a shared computation: the one before it may have just stored the map
+        if hit is not None:
+            return hit
+        t0 = time.perf_counter()
+        coords = reduce(codes, method, s, report)
+        seconds = time.perf_counter() - t0
+        saved = use_cache and store(key, coords, method=method, settings=s, dataset=dataset, model=model_sha)
+        if report:
+            report(1.0, f"{METHOD_NAMES[method]} done in {seconds:.1f} s")
+        return Projection(coords.astype(np.float16).astype(np.float32), method, s, key, None, seconds, saved,
+                          dims=codes.shape[1])
+
+    if method not in EXPENSIVE or codes.shape[1] <= 2:
+        return compute(on_progress)
+    waiting = f"waiting for another map to finish before this {METHOD_NAMES[method]} map starts…"
+    return stored() or FLIGHTS.run(key, compute, on_progress, waiting)
 
 
 def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,

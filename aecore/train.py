@@ -17,7 +17,7 @@ from aecore.data import DATASETS, ImageData, batches
 from aecore.device import bf16_is_native, pick_device
 from aecore.errors import UserError
 from aecore.models import Autoencoder, VAEBase
-from aecore.seeding import generator, seed_all
+from aecore.seeding import generator
 
 
 class TrainingDiverged(UserError, RuntimeError):
@@ -169,7 +169,7 @@ def init_output_bias(model: Autoencoder, images: torch.Tensor) -> bool:
 
 
 @torch.no_grad()
-def orthogonal_init(model: Autoencoder) -> int:
+def orthogonal_init(model: Autoencoder, generator: torch.Generator | None = None) -> int:
     """Re-initialise every linear and convolution weight as an orthogonal matrix (gain 1, a convolution's kernel
     flattened per output or, transposed, per input channel) and its bias at zero; returns how many layers.
 
@@ -180,7 +180,8 @@ def orthogonal_init(model: Autoencoder) -> int:
     layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
     for layer in layers:
         # Drawn in a fresh contiguous tensor: a channels-last kernel has no 2-D view to fill in place.
-        layer.weight.copy_(nn.init.orthogonal_(torch.empty(layer.weight.shape, dtype=layer.weight.dtype)))
+        layer.weight.copy_(nn.init.orthogonal_(torch.empty(layer.weight.shape, dtype=layer.weight.dtype),
+                                               generator=generator))
         if layer.bias is not None:
             nn.init.zeros_(layer.bias)
     return len(layers)
@@ -196,12 +197,11 @@ def _divergence_message(model: Autoencoder, cfg: TrainConfig, epoch: int, step: 
 @torch.no_grad()
 def loss_terms(model: Autoencoder, data: ImageData, batch_size: int = 1000, seed: int = 0) -> dict[str, float]:
     """Mean loss and loss terms over a dataset (seeded, so VAE and denoising noise is repeatable)."""
-    was_training = model.training
+    was_training, was_rng = model.training, model.rng
     model.eval()
     device = next(model.parameters()).device
     sums: dict[str, float] = {}
-    rng_state = torch.get_rng_state()
-    seed_all(seed)
+    model.rng = generator(seed, device)
     try:
         for idx in batches(len(data), batch_size, shuffle=False, device=data.images.device):
             x, y = data.images[idx].to(device), data.labels[idx].to(device)
@@ -209,7 +209,7 @@ def loss_terms(model: Autoencoder, data: ImageData, batch_size: int = 1000, seed
             for k, v in {"loss": out.loss, **out.terms}.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
     finally:
-        torch.set_rng_state(rng_state)
+        model.rng = was_rng
         model.train(was_training)
     return {k: v / len(data) for k, v in sums.items()}
 
@@ -222,22 +222,35 @@ def train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None 
     ``on_progress`` is called every ``report_every`` steps and after each epoch; ``should_stop``
     is polled every step, and a True answer ends training after the current step with a usable
     model. A non-finite loss raises :class:`TrainingDiverged` and restores the last good weights.
+    Every random draw (orthogonal start, shuffling, a model's noise) comes from generators seeded with the
+    config's seed, never from torch's global RNG, so other threads cannot change the run.
     """
-    cfg = config or TrainConfig()
+    try:
+        return _train(model, train_data, val_data, config or TrainConfig(), on_progress, should_stop, report_every)
+    finally:
+        model.rng = None  # the run's generator is not the model's: later draws are the caller's again
+
+
+def _train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None, cfg: TrainConfig,
+           on_progress: Callable[[Progress], None] | None, should_stop: Callable[[], bool] | None,
+           report_every: int) -> TrainResult:
     validate(cfg)
-    seed_all(cfg.seed)
     device = pick_device(cfg.device)
+    # The draws the global RNG gave after torch.manual_seed(seed): the orthogonal start, then on the CPU the
+    # model's noise from the same stream; on a GPU its noise from the device's own stream.
+    rng = generator(cfg.seed)
     precision = resolve_precision(cfg, device)
     autocast = (lambda: torch.autocast(device.type, torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
     if cfg.orthogonal_init:  # before the output bias, which it zeroes
-        orthogonal_init(model)
+        orthogonal_init(model, rng)
     # Channels-last convolutions are faster in oneDNN, on the CPU most of all; the layout is undone before return,
     # so saved weights stay contiguous. It changes nothing for a model without convolutions.
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model.to(device, memory_format=layout).train()
     data = train_data.subset(cfg.train_size or None, seed=cfg.seed).to(device)
     val = val_data.to(device) if val_data is not None else None
-    gen = generator(cfg.seed)
+    gen = generator(cfg.seed)  # the shuffling's own
+    model.rng = rng if device.type == "cpu" else generator(cfg.seed, device)
     if cfg.init_output_bias:
         init_output_bias(model, data.images)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)

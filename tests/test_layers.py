@@ -13,10 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 LAYERS = {
     "foundations": ["aecore.errors", "aecore.config", "aecore.metric_info", "aecore.device", "aecore.data",
                     "aecore.storage", "aecore.cache", "aecore.seeding", "aecore.noise", "aecore.images",
-                    "aecore.preprocess", "aecore.budget", "aecore.cpu"],
+                    "aecore.preprocess", "aecore.cpu"],
     "models": ["aecore.models", "aecore"],
     "engine": ["aecore.metrics", "aecore.training", "aecore.train", "aecore.checkpoint", "aecore.generate",
-               "aecore.evolution", "aecore.classifier", "aecore.pipeline", "aecore.metadata"],
+               "aecore.evolution", "aecore.classifier", "aecore.pipeline", "aecore.metadata", "aecore.budget"],
     "services": ["aecore.cli", "aecore.__main__", "aecore.pretrain", "aecore.jobs", "aecore.catalog",
                  "aecore.anomaly", "aecore.projection", "aecore.compare", "aecore.showcase", "aecore.export",
                  "aecore.directions", "aecore.eval", "aecore.ood", "aecore.commands"],

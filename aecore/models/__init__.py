@@ -94,18 +94,14 @@ def description(name: str) -> str:
 
 
 def build(name: str, config: dict | None = None, seed: int | None = None) -> Autoencoder:
-    """Instantiate a variant from a plain dict of settings (validated); ``seed`` fixes the initial weights."""
-    import torch
-
+    """Instantiate a variant from a plain dict of settings (validated); ``seed`` fixes the initial weights: those
+    of building it after ``torch.manual_seed(seed)``, drawn from a generator of its own (thread-safe)."""
     from aecore.config import from_dict
+    from aecore.seeding import init_weights
 
     cls = get_variant(name)
     cfg = from_dict(cls.config_class, config)
-    if seed is None:
-        return cls(cfg)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return cls(cfg)
+    return cls(cfg) if seed is None else init_weights(cls(cfg), seed)
 
 
 def __getattr__(name: str):

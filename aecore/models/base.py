@@ -102,6 +102,10 @@ class Autoencoder(nn.Module):
     has_codebook: ClassVar[bool] = False  # codes are entries of a learned codebook (code_indices gives them)
     has_likelihood: ClassVar[bool] = False  # log_weights() gives importance weights, so log p(x) can be estimated
     metric_info: ClassVar[tuple[Metric, ...]] = ()  # how to show the keys extra_metrics returns
+    # Where the random draws of a forward pass (a VAE's posterior sample, the denoiser's corruption, a codebook
+    # restart) come from: train() sets a generator of the run's own on the model's device, so another thread's use
+    # of torch's global RNG never changes a seeded run; None draws from the global RNG.
+    rng: torch.Generator | None = None
 
     def __init__(self, config=None):
         super().__init__()

@@ -47,5 +47,5 @@ class DenoisingAE(ConvAE):
     def corrupt(self, x):
         # Evaluation (validation loss, denoise_mse) always sees the full noise, so its figures compare over a run.
         scale = self.noise_scale if self.training else 1.0
-        return corrupt(x, self.config.noise, self.config.noise_level * scale)
+        return corrupt(x, self.config.noise, self.config.noise_level * scale, self.rng)
 

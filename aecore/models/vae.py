@@ -48,7 +48,10 @@ class VAEBase(Autoencoder):
         """The VAE loss, defined once: (pixel logits, reconstruction nats per image, KL nats per image, mu)
         with one posterior sample. recon + kl is the negative ELBO that training and the model card use."""
         mu, logvar = self.encode_distribution(x, labels)
-        noise = torch.randn(mu.shape, generator=generator).to(mu.device) if generator else torch.randn_like(mu)
+        if generator is not None:
+            noise = torch.randn(mu.shape, generator=generator).to(mu.device)
+        else:  # the run's own generator while training (on mu's device), else the global RNG: like randn_like
+            noise = torch.randn(mu.shape, generator=self.rng, device=mu.device, dtype=mu.dtype)
         z = mu + noise * (0.5 * logvar).exp()
         logits = self._decode_logits(z, labels).view_as(x)
         recon = bce_with_logits(logits, x).flatten(1).sum(1)

@@ -38,11 +38,19 @@ class VectorQuantizer(nn.Module):
         super().__init__()
         # restart_below: an entry chosen less than this many times per batch (EMA) counts as dead.
         self.decay, self.eps, self.restart_below = decay, eps, restart_below
-        codebook = torch.randn(size, dim) * 0.1
-        self.register_buffer("codebook", codebook)
+        self.register_buffer("codebook", torch.empty(size, dim))
         self.register_buffer("ema_count", torch.ones(size))
-        self.register_buffer("ema_sum", codebook.clone())
+        self.register_buffer("ema_sum", torch.empty(size, dim))
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """A random start (replaced by encoder outputs on the first training step); seeding.init_weights passes
+        its generator."""
+        codebook = torch.randn(self.codebook.shape, generator=generator) * 0.1
+        self.codebook.copy_(codebook)
+        self.ema_sum.copy_(codebook)
 
     def assign(self, z: Tensor) -> Tensor:
         """Index of the nearest codebook entry for each row of ``z`` (N, dim)."""
@@ -50,8 +58,8 @@ class VectorQuantizer(nn.Module):
         # product instead of three (B*49, size) temporaries.
         return torch.addmm((self.codebook ** 2).sum(1), z, self.codebook.T, alpha=-2).argmin(1)
 
-    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """(quantised z with straight-through gradients, indices)."""
+    def forward(self, z: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """(quantised z with straight-through gradients, indices); ``generator`` picks restarted entries."""
         # fp32 even when training under bf16 autocast: the nearest-entry search and the codebook's running
         # averages need the precision, and the codebook buffers are fp32.
         with torch.autocast(z.device.type, enabled=False):
@@ -59,13 +67,13 @@ class VectorQuantizer(nn.Module):
             index = self.assign(z.detach())
             quantised = self.codebook[index]
             if self.training:
-                self._update(z.detach(), index)
+                self._update(z.detach(), index, generator)
             return z + (quantised - z).detach(), index
 
     @torch.no_grad()
-    def _update(self, z: Tensor, index: Tensor) -> None:
+    def _update(self, z: Tensor, index: Tensor, generator: torch.Generator | None = None) -> None:
         if not self.initialised:  # start from encoder outputs, not from noise far away from them
-            self._restart(torch.ones(len(self.codebook), dtype=torch.bool, device=z.device), z)
+            self._restart(torch.ones(len(self.codebook), dtype=torch.bool, device=z.device), z, generator)
             self.initialised.fill_(True)
             return
         # Per-entry counts and sums by scattering rows (not a one-hot matrix product: 1/8 of the step's time).
@@ -78,10 +86,10 @@ class VectorQuantizer(nn.Module):
         self.codebook.copy_(self.ema_sum / smoothed[:, None])
         dead = self.ema_count < self.restart_below
         if dead.any():  # restart unused entries on random encoder outputs, so the whole codebook works
-            self._restart(dead, z)
+            self._restart(dead, z, generator)
 
-    def _restart(self, which: Tensor, z: Tensor) -> None:
-        pick = torch.randint(len(z), (int(which.sum()),), device=z.device)
+    def _restart(self, which: Tensor, z: Tensor, generator: torch.Generator | None = None) -> None:
+        pick = torch.randint(len(z), (int(which.sum()),), device=z.device, generator=generator)
         self.codebook[which] = z[pick]
         self.ema_sum[which] = z[pick] * self.restart_below * 2
         self.ema_count[which] = self.restart_below * 2
@@ -140,7 +148,7 @@ class VQVAE(Autoencoder):
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> AEOutput:
         z = self._grid(x)
-        quantised, _ = self.quantizer(z)
+        quantised, _ = self.quantizer(z, self.rng)
         commitment = F.mse_loss(z, quantised.detach())
         logits = self._decode_logits(quantised.reshape(len(x), -1), labels).view_as(x)
         recon = reconstruction_loss(logits, x, self.config.recon_loss)
