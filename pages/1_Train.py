@@ -1,6 +1,7 @@
 import streamlit as st
 
 from aecore import VARIANTS, jobs, storage
+from aecore.budget import BudgetExceeded
 from aecore.config import ConfigError
 from aecore.data import DATASETS
 from aecore.errors import UserError
@@ -35,10 +36,12 @@ with chrome.guard("Training settings"):
         try:
             new = jobs.TrainingJob(variant, model_cfg, {**train_cfg, "dataset": dataset}, storage.user_models_dir())
             job = jobs.BOARD.start(new)
+        except BudgetExceeded as e:  # settings that are valid but too big for a shared server
+            st.error(f"Not started: {chrome.plain(e)}")
         except ConfigError as e:
-            st.error(f"Not started, bad hyperparameters: {e}")
+            st.error(f"Not started, bad hyperparameters: {chrome.plain(e)}")
         except UserError as e:
-            st.error(f"Not started: {e}")
+            st.error(f"Not started: {chrome.plain(e)}")
         else:
             view.JOB_ID.set(job.id)
             st.session_state["job_announced"] = False

@@ -213,3 +213,20 @@ def test_expected_refusals_log_one_line_not_a_traceback(server):
     log = server.tail(2_000_000)
     tracebacks = [m.start() for m in re.finditer("Traceback", log)]
     assert not tracebacks, log[max(0, tracebacks[0] - 500): tracebacks[0] + 2000] if tracebacks else ""
+
+
+@pytest.mark.parametrize("settings", [{"codebook size": 4096, "channels": 256, "batch size": 8192},
+                                      {"epochs": 500, "batch size": 1, "train size": 0}],
+                         ids=["memory", "days"])
+def test_training_settings_beyond_the_budget_are_refused_before_anything_runs(server, visitor, holds, settings):
+    from browser_support import choose, set_number
+
+    open_page(visitor, server.url, "Train", "Train")
+    choose(visitor, "Variant", "vq_vae")
+    for label, value in settings.items():
+        set_number(visitor, label, value)
+    visitor.get_by_role("button", name="Start training").click()
+    refusal = wait_text(visitor, re.compile(r"^Not started: this run would"))
+    assert "AECORE_TRAIN_MAX_" in refusal.inner_text()
+    no_traceback_on(visitor)
+    assert not visitor.get_by_role("button", name="Stop").count()  # nothing trains

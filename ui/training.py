@@ -18,6 +18,8 @@ def live_job(busy: bool) -> None:
     def live() -> None:
         job = view.current_job()
         if job is None:
+            if view.JOB_ID.get():  # the server forgets finished runs after a while; the model stays
+                st.caption("Your last run finished a while ago: its model is under your models, on every page.")
             return
         snap = job.snapshot()
         status = snap["status"]
