@@ -31,13 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import checkpoint, data, evolution
+from aecore import data, evolution
 from aecore.budget import ENV_MINUTES, Budget, check, duration
-from aecore.config import ConfigError, to_dict
+from aecore.config import to_dict
 from aecore.cpu import lower_priority
 from aecore.errors import UserError
 from aecore.models import build, get_variant
-from aecore.train import Progress, TrainConfig, TrainingDiverged, config_for, train
+from aecore.pipeline import fit_and_pack
+from aecore.train import Progress, TrainConfig, config_for
 
 PENDING, RUNNING, DONE, STOPPED, FAILED = "pending", "running", "done", "stopped", "failed"
 FINISHED = (DONE, STOPPED, FAILED)
@@ -200,19 +201,15 @@ class TrainingJob:
             n = min(len(train_data), cfg.train_size or len(train_data))
             total = cfg.epochs * -(-n // cfg.batch_size)
             every = max(self.report_every, total // 1000)  # at most ~1,000 points on the live curves
-            result = train(self.model, train_data, val, cfg, on_progress=on_progress,
-                           should_stop=lambda: self._over_time(since), report_every=every)
-            result.model.cpu()  # trained where it was fastest; measured, previewed and saved from here
-            self._update(message="measuring the model on the test split", preview=self._preview(px, py))
-            from aecore.metrics import evaluate
+            def measure(model) -> dict:
+                self._update(message="measuring the model on the test split", preview=self._preview(px, py))
+                from aecore.metrics import evaluate
 
-            metrics = evaluate(result.model, val)
-            metrics["train_seconds"] = result.seconds
-            metrics["stopped_early"] = result.stopped_early
-            self._checkpoint = checkpoint.to_bytes(result.model, recorder.tensors() if recorder else None,
-                                                   train_config=to_dict(cfg), dataset=cfg.dataset,
-                                                   data_source=train_data.source, history=result.history,
-                                                   metrics=metrics)
+                return evaluate(model, val)
+
+            made = fit_and_pack(self.model, train_data, val, cfg, measure, recorder=recorder, on_progress=on_progress,
+                                should_stop=lambda: self._over_time(since), report_every=every)
+            result, metrics, self._checkpoint = made.result, made.metrics, made.checkpoint
             how = "stopped early" if result.stopped_early else "finished"
             if self.snapshot()["time_limit_reached"]:
                 how = f"stopped at the limit of {duration(self.budget.max_minutes * 60)} per run (${ENV_MINUTES})"
@@ -225,7 +222,7 @@ class TrainingJob:
             status = STOPPED if result.stopped_early else DONE
             self._update(status=status, fraction=1.0 if status == DONE else self._state["fraction"],
                          seconds=time.perf_counter() - t0)
-        except (TrainingDiverged, ConfigError, data.DataUnavailable) as e:
+        except UserError as e:  # a diverged run, a bad setting, missing data: said in one line
             self._update(status=FAILED, message=str(e), seconds=time.perf_counter() - t0)
         except Exception as e:  # noqa: BLE001 - the UI shows one line, never a traceback
             self._update(status=FAILED, message=f"training failed: {type(e).__name__}: {str(e)[:200]}",

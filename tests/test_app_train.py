@@ -5,7 +5,7 @@ import time
 from app_support import no_errors, page
 from streamlit.testing.v1 import AppTest
 
-from aecore import catalog, jobs
+from aecore import catalog, jobs, pipeline
 
 
 def train_page(**state):
@@ -101,7 +101,7 @@ def test_diverged_training_is_one_clear_message(app_env, monkeypatch):
         raise TrainingDiverged("training diverged (loss is not finite) at epoch 1, step 3: the learning rate "
                                "(1) is probably too high: try 0.1")
 
-    monkeypatch.setattr(jobs, "train", diverge)
+    monkeypatch.setattr(pipeline, "train", diverge)
     before = sorted(app_env["models"].iterdir())
     at = train_page(**{"train.dense.default.epochs": 1, "train.dense.default.train_size": 500})
     at.button(key="start").click().run()

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from aecore import catalog, checkpoint, jobs, storage
+from aecore import catalog, checkpoint, jobs, pipeline, storage
 from aecore.config import ConfigError
 from aecore.train import TrainingDiverged
 
@@ -77,7 +77,7 @@ def test_divergence_is_reported_and_nothing_saved(app_env, monkeypatch):
     def diverge(*a, **k):
         raise TrainingDiverged("training diverged (loss is not finite) at epoch 1, step 3: lower the lr")
 
-    monkeypatch.setattr(jobs, "train", diverge)
+    monkeypatch.setattr(pipeline, "train", diverge)
     before = sorted(app_env["models"].iterdir())
     job = jobs.TrainingJob("dense", {}, SMALL, storage.user_models_dir()).start()
     assert job.join(60)
