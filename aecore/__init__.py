@@ -7,8 +7,6 @@
 """
 
 import importlib
-import sys
-import types
 
 __version__ = "0.2.0"
 
@@ -17,8 +15,8 @@ from aecore.config import ConfigError, field_specs  # noqa: E402
 from aecore.models import VARIANTS, build, get_variant  # noqa: E402
 
 # These import torch (two seconds): loaded on first use, so `aecore --help` answers at once.
-_LAZY = {"AEOutput": "aecore.models", "Autoencoder": "aecore.models", "TrainConfig": "aecore.train",
-         "TrainingDiverged": "aecore.train", "train": "aecore.train"}
+_LAZY = {"AEOutput": "aecore.models", "Autoencoder": "aecore.models", "TrainConfig": "aecore.training",
+         "TrainingDiverged": "aecore.training", "train": "aecore.training"}
 
 
 def __getattr__(name: str):
@@ -27,17 +25,6 @@ def __getattr__(name: str):
     value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)
     return value
 
-
-class _Package(types.ModuleType):
-    """``aecore.train`` is the function, as ``from aecore import train`` promises, although the module
-    it lives in has the same name: importing that module would bind it here, and this keeps the name free."""
-
-    def __setattr__(self, name, value):
-        if not (name == "train" and isinstance(value, types.ModuleType)):
-            super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 __all__ = ["VARIANTS", "AEOutput", "Autoencoder", "ConfigError", "TrainConfig", "TrainingDiverged",
            "build", "field_specs", "get_variant", "train", "__version__"]

@@ -179,7 +179,7 @@ def _measure(model, batch_size: int) -> tuple[float, int]:
 def _step_seconds_at(model, cfg, batch: int, steps: int = 4) -> float:
     """Seconds of one step of train() at ``batch``: the fastest of a few, after the first (which sets up)."""
     from aecore.data import ImageData
-    from aecore.train import train
+    from aecore.training import train
 
     n = batch * steps
     gen = torch.Generator().manual_seed(0)

@@ -38,7 +38,7 @@ from aecore.cpu import lower_priority
 from aecore.errors import UserError
 from aecore.models import build, get_variant
 from aecore.pipeline import fit_and_pack
-from aecore.train import Progress, TrainConfig, config_for
+from aecore.training import Progress, TrainConfig, config_for
 
 PENDING, RUNNING, DONE, STOPPED, FAILED = "pending", "running", "done", "stopped", "failed"
 FINISHED = (DONE, STOPPED, FAILED)

@@ -186,7 +186,7 @@ def history(value) -> dict:
 def train_config(value) -> dict:
     """The known TrainConfig settings, each checked as the Train page checks it (type, range, choices)."""
     from aecore.config import field_problem, field_specs
-    from aecore.train import TrainConfig
+    from aecore.training import TrainConfig
 
     if not isinstance(value, dict):
         raise _bad("train_config", "not an object")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from aecore import checkpoint
 from aecore.config import to_dict
 from aecore.data import ImageData
-from aecore.train import TrainConfig, TrainResult, train
+from aecore.training import TrainConfig, TrainResult, train
 
 
 @dataclass

@@ -16,7 +16,7 @@ from aecore.models import VARIANTS, build
 from aecore.pipeline import fit_and_pack
 from aecore.seeding import seed_all
 from aecore.storage import write_atomic
-from aecore.train import preset
+from aecore.training import preset
 
 MODELS_DIR = storage.asset("models")  # the shipped checkpoints (read only)
 

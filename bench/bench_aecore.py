@@ -17,7 +17,7 @@ import torch
 from aecore import VARIANTS, build
 from aecore.data import batches, load
 from aecore.metrics import per_image_mse, reconstruct_all
-from aecore.train import config_for, train
+from aecore.training import config_for, train
 
 
 def samples_per_second(name: str, images, labels, batch_size: int = 128, seconds: float = 3.0) -> float:

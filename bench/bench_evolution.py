@@ -26,7 +26,7 @@ import torch
 from aecore import build, data, evolution
 from aecore.models import VARIANTS
 from aecore.storage import write_atomic
-from aecore.train import preset, train
+from aecore.training import preset, train
 
 TARGET = 0.10
 RUNS = {"dense": ("dense", {"train_size": 5000}), "conv": ("conv", {"train_size": 5000, "epochs": 2}),

@@ -23,7 +23,7 @@ from aecore import build, catalog, data
 from aecore.metrics import encode_all, negative_elbo, own_metrics, per_image_mse, reconstruct_all
 from aecore.models import VARIANTS
 from aecore.storage import write_atomic
-from aecore.train import preset, train
+from aecore.training import preset, train
 
 REPO = Path(__file__).resolve().parents[1]
 SECONDS, MARGIN = 60.0, 1.10

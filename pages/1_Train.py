@@ -5,7 +5,7 @@ from aecore.budget import BudgetExceeded
 from aecore.config import ConfigError
 from aecore.data import DATASETS
 from aecore.errors import UserError
-from aecore.train import PRESETS, TrainConfig, preset
+from aecore.training import PRESETS, TrainConfig, preset
 from latent_lab.ui import chrome, resources, training, view, widgets
 
 chrome.page("Train")

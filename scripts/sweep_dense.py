@@ -25,7 +25,7 @@ def run_one(args: tuple[dict, str | None]) -> dict:
 
     from aecore import build, data
     from aecore.metrics import encode_all, knn_accuracy, per_image_mse, reconstruct_all
-    from aecore.train import config_for, train
+    from aecore.training import config_for, train
 
     spec, data_dir = args
     torch.set_num_threads(1)  # several runs share the cores; more threads each only oversubscribe

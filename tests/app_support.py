@@ -47,7 +47,7 @@ def train_tiny(folder: Path) -> Path:
     from aecore import VARIANTS, build, checkpoint
     from aecore.data import load
     from aecore.metrics import evaluate
-    from aecore.train import config_for, train
+    from aecore.training import config_for, train
 
     folder.mkdir(parents=True, exist_ok=True)
     train_data = load("mnist", "train", data_dir=NO_DATA, download=False)

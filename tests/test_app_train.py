@@ -95,7 +95,7 @@ def test_download_button_serves_the_file(app_env):
 
 
 def test_diverged_training_is_one_clear_message(app_env, monkeypatch):
-    from aecore.train import TrainingDiverged
+    from aecore.training import TrainingDiverged
 
     def diverge(*a, **k):
         raise TrainingDiverged("training diverged (loss is not finite) at epoch 1, step 3: the learning rate "

@@ -10,7 +10,7 @@ import torch
 from aecore import VARIANTS, budget, build, checkpoint, jobs, storage
 from aecore.budget import Budget, BudgetExceeded
 from aecore.config import ConfigError
-from aecore.train import PRESETS, preset
+from aecore.training import PRESETS, preset
 
 
 @pytest.fixture

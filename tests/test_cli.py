@@ -141,7 +141,7 @@ def test_train_quick_uses_the_variants_quick_preset(tmp_path, offline):
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_preset_is_valid(name):
-    from aecore.train import PRESETS, preset
+    from aecore.training import PRESETS, preset
 
     for which in PRESETS:
         model_cfg, cfg = preset(VARIANTS[name], which)
@@ -166,7 +166,7 @@ def test_training_command_never_imports_the_compiler(tmp_path, offline):
 def test_our_adam_honours_a_grad_scaler_like_torchs():
     """A GradScaler hands a fused Adam the scale and an inf flag as attributes: ours then takes torch's step,
     which unscales the gradients (and would skip the update on an inf), never the direct call."""
-    from aecore.train import Adam
+    from aecore.optim import Adam
 
     torch.manual_seed(0)
     a, b = build("dense", seed=0), build("dense", seed=0)
@@ -186,7 +186,7 @@ def test_our_adam_honours_a_grad_scaler_like_torchs():
 def test_our_adam_steps_exactly_like_torchs(variant, weight_decay):
     """After torch's own first step ours calls the fused kernel directly: the same weights and state, step by
     step, while the learning rate and beta1 change as the one-cycle schedule changes them."""
-    from aecore.train import Adam
+    from aecore.optim import Adam
 
     torch.manual_seed(0)
     a, b = build(variant, seed=0), build(variant, seed=0)

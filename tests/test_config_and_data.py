@@ -16,7 +16,7 @@ import torch
 
 from aecore import data
 from aecore.config import ConfigError, from_dict
-from aecore.train import TrainConfig
+from aecore.training import TrainConfig
 
 
 def test_bundled_sample_is_real_mnist_and_small():

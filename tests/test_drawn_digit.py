@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 from aecore import build, checkpoint, preprocess
 from aecore.metrics import per_image_mse
 from aecore.pretrain import MODELS_DIR
-from aecore.train import TrainConfig, train
+from aecore.training import TrainConfig, train
 
 
 def drawn(points: list[tuple[int, int]], width: int = 18) -> np.ndarray:

@@ -8,7 +8,7 @@ import torch
 
 from aecore import VARIANTS, build, checkpoint, evolution
 from aecore.checkpoint import CheckpointError
-from aecore.train import config_for, train
+from aecore.training import config_for, train
 
 
 def test_probe_is_fixed_and_class_balanced(bundled_test):

@@ -4,7 +4,7 @@ import pytest
 
 from aecore import catalog, checkpoint, jobs, pipeline, storage
 from aecore.config import ConfigError
-from aecore.train import TrainingDiverged
+from aecore.training import TrainingDiverged
 
 SMALL = {"epochs": 1, "train_size": 500, "batch_size": 50}
 

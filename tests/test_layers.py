@@ -15,7 +15,7 @@ LAYERS = {
                     "aecore.storage", "aecore.cache", "aecore.seeding", "aecore.noise", "aecore.images",
                     "aecore.preprocess", "aecore.cpu"],
     "models": ["aecore.models", "aecore"],
-    "engine": ["aecore.metrics", "aecore.training", "aecore.train", "aecore.checkpoint", "aecore.generate",
+    "engine": ["aecore.metrics", "aecore.training", "aecore.optim", "aecore.checkpoint", "aecore.generate",
                "aecore.evolution", "aecore.classifier", "aecore.pipeline", "aecore.metadata", "aecore.budget"],
     "services": ["aecore.cli", "aecore.__main__", "aecore.pretrain", "aecore.jobs", "aecore.catalog",
                  "aecore.anomaly", "aecore.projection", "aecore.compare", "aecore.showcase", "aecore.export",

@@ -193,7 +193,7 @@ def test_the_registry_lists_every_variant_without_importing_torch():
 
 def test_the_public_names_still_resolve():
     import aecore
-    import aecore.train  # the module of the same name must not shadow the function
+    import aecore.training  # the training module, apart from the function
     from aecore import TrainConfig, train
     from aecore.models import AEOutput as base_output
     from aecore.models import name_of

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aecore import VARIANTS, build, directions
-from aecore.train import TrainConfig, train
+from aecore.training import TrainConfig, train
 
 WAIT = 60
 

@@ -6,7 +6,7 @@ import torch
 from aecore import build
 from aecore.data import ImageData
 from aecore.device import pick_device
-from aecore.train import TrainConfig, TrainingDiverged, config_for, train
+from aecore.training import TrainConfig, TrainingDiverged, config_for, train
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_variant_defaults_and_overrides():
 def test_output_bias_starts_at_the_mean_digit(small, variant):
     """A fresh model whose last layer has a per-pixel bias then reconstructs about the mean digit, not grey:
     a lower loss before any step."""
-    from aecore.train import init_output_bias, loss_terms
+    from aecore.training import init_output_bias, loss_terms
 
     tr, te = small
     plain, primed = build(variant, seed=0), build(variant, seed=0)
@@ -124,7 +124,7 @@ def test_bf16_training_learns_and_leaves_plain_fp32_weights(small, tmp_path):
     """The quick presets' fast path: bf16 arithmetic (and channels-last convolutions) while training, then
     ordinary fp32 contiguous weights that save and load like any others."""
     from aecore import checkpoint
-    from aecore.train import loss_terms
+    from aecore.training import loss_terms
 
     tr, te = small
     model = build("conv", seed=0)
@@ -141,9 +141,8 @@ def test_bf16_training_learns_and_leaves_plain_fp32_weights(small, tmp_path):
 
 @pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
 def test_auto_precision_is_bf16_only_where_the_processor_has_it(monkeypatch, native, expected):
-    import importlib
+    import aecore.training as training
 
-    training = importlib.import_module("aecore.train")  # the module (aecore.train is also the function)
     monkeypatch.setattr(training, "bf16_is_native", lambda device: native)
     cfg = TrainConfig(precision="auto")
     assert training.resolve_precision(cfg, torch.device("cpu")) == expected
@@ -195,7 +194,7 @@ def test_the_loop_tells_the_model_how_far_the_run_is(small):
 
 
 def test_the_schedule_is_torchs_one_cycle():
-    from aecore.train import schedule_at
+    from aecore.optim import schedule_at
 
     model = torch.nn.Linear(2, 2)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -213,7 +212,7 @@ def test_the_schedule_is_torchs_one_cycle():
 
 def test_the_quick_preset_takes_a_minute_at_most():
     from aecore import VARIANTS
-    from aecore.train import QUICK_SECONDS, preset
+    from aecore.training import QUICK_SECONDS, preset
 
     assert all(preset(cls, "quick")[1].max_seconds == QUICK_SECONDS == 60 for cls in VARIANTS.values())
     assert preset(VARIANTS["conv"], "quick", max_seconds=5)[1].max_seconds == 5
@@ -227,7 +226,7 @@ def test_an_orthogonal_start_is_orthogonal_and_learns_faster(small, variant):
     steps than from torch's default start."""
     from torch import nn
 
-    from aecore.train import loss_terms, orthogonal_init
+    from aecore.training import loss_terms, orthogonal_init
 
     tr, te = small
     model = build(variant, seed=0).to(memory_format=torch.channels_last)
