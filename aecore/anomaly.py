@@ -178,14 +178,14 @@ def cached_scores(model, model_sha: str, data: ImageData, k: int = K_SAMPLES, fo
     dkey = dkey or image_set_key(data)
     name = scores_name(model_sha, dkey, k)
     wanted = [s.key for s in _scores(model.has_likelihood if likelihood is None else likelihood)]
-    hit = cache.get(name, folders=[folder] if folder else None)
-    if hit is not None and all(key in hit[0] and len(hit[0][key]) == len(data) for key in wanted):
-        return {key: hit[0][key].astype(np.float32) for key in wanted}, hit[1]
     from aecore.device import compute_copy
 
-    scores = compute_scores(compute_copy(_model(model)), data.images, k, complexity=complexity(data, dkey, folder))
-    cache.put(name, folder, **scores)
-    return scores, None
+    def compute() -> dict:
+        return compute_scores(compute_copy(_model(model)), data.images, k, complexity=complexity(data, dkey, folder))
+
+    arrays, where = cache.cached(name, lambda a: all(key in a and len(a[key]) == len(data) for key in wanted),
+                                 compute, folder)
+    return (arrays if where is None else {key: arrays[key].astype(np.float32) for key in wanted}), where
 
 
 def complexity_name(dkey: str) -> str:
@@ -194,13 +194,10 @@ def complexity_name(dkey: str) -> str:
 
 def complexity(data: ImageData, dkey: str | None = None, folder=None) -> np.ndarray:
     """:func:`png_bits` of every image in ``data``, cached (it depends on the images only)."""
-    name = complexity_name(dkey or image_set_key(data))
-    hit = cache.get(name, folders=[folder] if folder else None)
-    if hit is not None and len(hit[0].get("values", ())) == len(data):
-        return hit[0]["values"].astype(np.float32)
-    bits = png_bits(data.images)
-    cache.put(name, folder, values=bits)
-    return bits
+    arrays, where = cache.cached(complexity_name(dkey or image_set_key(data)),
+                                 lambda a: len(a.get("values", ())) == len(data),
+                                 lambda: {"values": png_bits(data.images)}, folder)
+    return arrays["values"] if where is None else arrays["values"].astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)

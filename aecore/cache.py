@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,19 @@ def _read(path: Path) -> dict | None:
     except Exception:  # noqa: BLE001
         return None
     return arrays if arrays and all(a.dtype.kind in KINDS for a in arrays.values()) else None
+
+
+def cached(entry: str, valid: Callable[[dict], bool], compute: Callable[[], dict], folder: Path | None = None,
+           shipped: bool = True) -> tuple[dict, str | None]:
+    """The one cache-or-compute: (arrays, "shipped" or "cache") of the first readable copy of ``entry`` whose
+    arrays pass ``valid``, else (``compute()``, None), stored on the way (a cache that cannot be written only
+    costs the next caller the same work). With ``folder``, only that folder is read and written."""
+    hit = get(entry, shipped=shipped, folders=[folder] if folder else None)
+    if hit is not None and valid(hit[0]):
+        return hit
+    arrays = compute()
+    put(entry, folder, **arrays)
+    return arrays, None
 
 
 def put(entry: str, folder: Path | None = None, **arrays) -> bool:

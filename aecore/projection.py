@@ -73,7 +73,7 @@ class Projection:
         return {1: "Latent axis", 2: "Latent plane"}.get(self.dims, METHOD_NAMES[self.method])
 
 
-def lookup(key: str) -> tuple[np.ndarray, str] | None:
+def stored_map(key: str) -> tuple[np.ndarray, str] | None:
     """(coords, "shipped" or "cache") of a map, or None."""
     hit = cache.get(key)
     return None if hit is None or "coords" not in hit[0] else (hit[0]["coords"].astype(np.float32), hit[1])
@@ -161,7 +161,7 @@ def project_codes(codes: np.ndarray, model_sha: str, dataset: str, method: str =
     key = map_name(model_sha, dataset, method, s)
 
     def stored() -> Projection | None:
-        hit = lookup(key) if use_cache else None
+        hit = stored_map(key) if use_cache else None
         if hit is None or len(hit[0]) != len(codes):
             return None
         return Projection(hit[0], method, s, key, hit[1], dims=codes.shape[1])
@@ -190,15 +190,10 @@ def cached_projection(codes_len: int, model_sha: str, dataset: str, method: str,
     """The projection if it is already shipped or cached, without computing anything (``dims``: of the codes)."""
     s = settings_for(method, settings, n=codes_len)
     key = map_name(model_sha, dataset, method, s)
-    hit = lookup(key)
+    hit = stored_map(key)
     if hit is None or len(hit[0]) != codes_len:
         return None
     return Projection(hit[0], method, s, key, hit[1], dims=dims)
-
-
-def _array(entry: str, folder: Path | None = None, shipped: bool = True) -> np.ndarray | None:
-    hit = cache.get(entry, shipped=shipped, folders=[folder] if folder else None)
-    return None if hit is None or "values" not in hit[0] else hit[0]["values"].astype(np.float32)
 
 
 def errors_name(model_sha: str, dkey: str) -> str:
@@ -209,34 +204,32 @@ def reconstruction_errors(model, model_sha: str, data, dkey: str | None = None, 
     """Per-image reconstruction MSE over ``data`` (N,), from the shipped folder or cache, else computed.
 
     With ``folder``, only that folder is read and written (how the precompute script fills assets/)."""
+    from aecore.device import compute_copy
     from aecore.metrics import per_image_mse, reconstruct_all
 
-    name = errors_name(model_sha, dkey or data_key(data))
-    hit = _array(name, folder)
-    if hit is not None and len(hit) == len(data):
-        return hit
-    from aecore.device import compute_copy
+    @torch.no_grad()
+    def compute() -> dict:
+        err = per_image_mse(reconstruct_all(compute_copy(model), data.images, data.labels), data.images)
+        return {"values": err.numpy().astype(np.float16)}
 
-    with torch.no_grad():
-        err = per_image_mse(reconstruct_all(compute_copy(model), data.images, data.labels), data.images).numpy()
-    cache.put(name, folder, values=err.astype(np.float16))
-    return err.astype(np.float16).astype(np.float32)
+    arrays, _ = cache.cached(errors_name(model_sha, dkey or data_key(data)),
+                             lambda a: len(a.get("values", ())) == len(data), compute, folder)
+    return arrays["values"].astype(np.float32)
 
 
 def encodings(model, model_sha: str, data, dkey: str | None = None) -> torch.Tensor:
     """Codes of every image in ``data`` (N, D), cached on disk in float16 (not shipped: they are larger)."""
+    from aecore.device import compute_copy
     from aecore.metrics import encode_all
 
-    name = cache.name("codes", model=model_sha, data=dkey or data_key(data))
-    hit = _array(name, shipped=False)
-    if hit is not None and hit.shape == (len(data), model.latent_dim):
-        return torch.from_numpy(hit)
-    from aecore.device import compute_copy
+    @torch.no_grad()
+    def compute() -> dict:
+        return {"values": encode_all(compute_copy(model), data).numpy().astype(np.float16)}  # a GPU if there is one
 
-    with torch.no_grad():
-        codes = encode_all(compute_copy(model), data)  # on a GPU when there is one
-    cache.put(name, values=codes.numpy().astype(np.float16))
-    return codes.to(torch.float16).to(torch.float32)
+    arrays, _ = cache.cached(cache.name("codes", model=model_sha, data=dkey or data_key(data)),
+                             lambda a: getattr(a.get("values"), "shape", None) == (len(data), model.latent_dim),
+                             compute, shipped=False)
+    return torch.from_numpy(arrays["values"].astype(np.float32))
 
 
 def _neighbour_mean(values, reference: torch.Tensor, queries: torch.Tensor, k: int) -> torch.Tensor:
