@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,6 +152,19 @@ class AppServer:
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+
+
+@contextmanager
+def chromium():
+    """Debian's Chromium, headless, for as long as the ``with`` lasts."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # -- waiting ---------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from .browser_support import (
     captions,
     choose,
     chosen,
-    launch,
+    chromium,
     missing_browser,
     open_page,
     pretrained_models,
@@ -78,14 +78,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from browser_support import (
     ARTIFACTS,
     AppServer,
     app_env,
-    launch,
+    chromium,
     missing_browser,
     open_page,
     problems,
@@ -72,14 +72,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
