@@ -116,7 +116,7 @@ def read_header(path: str | Path) -> dict:
 
 def _summary(path: Path) -> dict:
     """A checkpoint's metadata without its training history, remembered per (path, size, mtime): every
-    page lists the models on every run, and parsing a dozen headers each time cost 17 ms of a stroke."""
+    page lists the models on every run, and parsing every header each time slowed every stroke."""
     key = _file_state(path)
     if key not in _SUMMARIES:
         _remember(_SUMMARIES, key, {k: v for k, v in read_header(path).items() if k != "history"})

@@ -66,7 +66,7 @@ def _evaluate(model, test, train_data, dataset: str) -> dict:
 
 def _optimisers_need_no_dynamo() -> None:
     """torch.optim marks some optimiser methods "never compile" through torch._disable_dynamo, whose first
-    call imports all of torch._dynamo to do so: 1.3 s of every training command here (aecore.optim.Adam skips
+    call imports all of torch._dynamo to do so: most of a short training command's start-up (aecore.optim.Adam skips
     the other such import, in its step). This command never compiles, so the mark is set directly, on the
     methods that have one on this torch; in a notebook or the app, torch's own path is left alone."""
     import torch

@@ -17,7 +17,7 @@ class Adam(torch.optim.Adam):
     dtype). torch's
     general step spends about 45 us of Python per call on checks and regrouping, 4% of a ``dense`` step;
     otherwise, and on the first step, the general one runs. Either way it skips the wrapper that imports all of
-    torch._dynamo on the first step (1.3 s of a short command here) to mark a graph break, which matters only
+    torch._dynamo on the first step (seconds of a short command) to mark a graph break, which matters only
     under torch.compile, never used here."""
 
     _step = getattr(torch.optim.Adam.step, "__wrapped__", None)

@@ -122,7 +122,7 @@ def reduce(codes: np.ndarray, method: str, settings: dict, on_progress: Progress
         return reducer.fit_transform(codes).astype(np.float32)
 
 
-# umap-learn compiles these hot functions without numba's disk cache, which cost 10 s of every new map
+# umap-learn compiles these hot functions without numba's disk cache, which cost seconds of every new map
 # (each process compiled them again). Only the serial layout is cached: the parallel one, which a seeded
 # map never uses, shares its Python function and so would share its cache entry.
 UNCACHED_NUMBA = (("umap.layouts", "_nb_optimize_layout_euclidean_single_epoch"),

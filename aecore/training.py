@@ -99,8 +99,7 @@ def orthogonal_init(model: Autoencoder, generator: torch.Generator | None = None
 
     torch's default (uniform in +-1/sqrt(fan_in)) shrinks the signal at every ReLU layer, so a deep or
     convolutional model first spends steps growing it back. With rows at right angles and of unit length each
-    layer keeps the signal's scale from the start. bench/bench_quick.py: `deep` 1.15x -> 1.09x, `conv` 1.08x ->
-    1.05x of the shipped model's MSE in a minute."""
+    layer keeps the signal's scale from the start (what it bought the quick presets: docs/tuning.md)."""
     layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
     for layer in layers:
         # Drawn in a fresh contiguous tensor: a channels-last kernel has no 2-D view to fill in place.

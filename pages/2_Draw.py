@@ -91,8 +91,7 @@ with right, chrome.guard("Latent map"):
                          entries=sorted(picked, key=lambda m: not m.can("has_likelihood")))  # posterior first
         model, _ = resources.load_model(e)
         codes = resources.codes(e)
-        proj, _ = widgets.latent_map(e, "umap", compute=False)
-        proj = proj or widgets.latent_map(e, "pca")[0]  # never compute UMAP on this hot path
+        proj = widgets.quick_map(e)  # never a UMAP computed on this hot path
         with torch.no_grad():
             z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
         report = resources.anomaly_report(e)

@@ -65,7 +65,7 @@ def map_and_neighbours() -> None:
 
     x, which = _digit()
     e, model = _model(variant="vae")
-    proj = widgets.latent_map(e, "umap", compute=False)[0] or widgets.latent_map(e, "pca")[0]
+    proj = widgets.quick_map(e)
     codes, test = resources.codes(e), resources.load_data("mnist", "test")
     with torch.no_grad():
         z = model.encode(x)[0]
