@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> int:
     """The ``aecore`` command: :func:`main`, then a quicker exit. The interpreter's last garbage collections
-    walk every object torch created (a noticeable part of a short command); frozen, they are skipped. Not in :func:`main`, which
-    tests and scripts call in a process that goes on."""
+    walk every object torch created (a noticeable part of a short command); frozen, they are skipped. Not in
+    :func:`main`, which tests and scripts call in a process that goes on."""
     import gc
 
     code = main()
