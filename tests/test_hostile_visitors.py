@@ -86,9 +86,13 @@ def visitor(browser):
 
 
 @pytest.fixture
-def holds(server, browser):
+def holds(server, browser, request):
     """After the case: bounded memory, no child process, the models folder intact, and a second visitor's
-    pages (Home, Draw) still render without an error."""
+    pages (Home, Draw) still render without an error. What it measured goes to test-artifacts/hostile.jsonl
+    (bench/bench_hostile.py gathers it)."""
+    import json
+    import time
+
     before = {p.name: p.read_bytes() for p in server.models.glob("*.safetensors")}
     yield
     rss, peak = server_memory(server.proc.pid)
@@ -98,12 +102,19 @@ def holds(server, browser):
         assert (server.models / name).read_bytes() == data, f"{name} changed or vanished"
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     other = context.new_page()
+    seconds = {}
     try:
         for path, title in (("", "Latent Lab"), ("Draw", "Draw")):
+            t0 = time.perf_counter()
             open_page(other, server.url, path, title, timeout=60)
+            seconds[title] = round(time.perf_counter() - t0, 2)
             assert not problems(other), f"a bystander's {title or 'Home'}: {problems(other)}"
     finally:
         context.close()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "hostile.jsonl", "a") as f:
+        f.write(json.dumps({"case": request.node.name, "server_rss_gb": round(rss / 1e9, 3),
+                            "server_peak_rss_gb": round(peak / 1e9, 3), "bystander_seconds": seconds}) + "\n")
 
 
 def no_traceback_on(page) -> None:
