@@ -66,7 +66,8 @@ DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 def ood_section(ood: dict[str, list[dict]]) -> list[str]:
     """The model card's out-of-distribution table: each model's best AUROC per OOD set (and by which score),
     and for the likelihood models the raw and complexity-corrected -log p(x) against the other dataset."""
-    from aecore.anomaly import SCORE_BY_KEY, SET_LABELS
+    from aecore.anomaly import SCORE_BY_KEY
+    from aecore.ood import SET_LABELS
 
     lines = ["", "## Out-of-distribution detection", "",
              "AUROC of the test split against each OOD set (`aecore ood MODEL`; 2,000 images a set), by the model's",
