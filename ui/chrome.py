@@ -148,11 +148,16 @@ def local_visitor() -> bool:
         return True
 
 
+def shows_machine() -> bool:
+    """Whether the page may show the server's own details (its folders, its CPU): only to a visitor at the
+    server who is not presenting. Where your models live is for you, not for a room."""
+    return local_visitor() and not presenter()
+
+
 def without_paths(text: object) -> str:
-    """``text`` with every absolute path replaced by "a folder on the server", unless the visitor sits at the
-    server and is not presenting: where your models and data live is for you, not for a room."""
+    """``text`` with every absolute path replaced by "a folder on the server", unless :func:`shows_machine`."""
     text = str(text)
-    return text if local_visitor() and not presenter() else _PATH.sub("(a folder on the server)", text)
+    return text if shows_machine() else _PATH.sub("(a folder on the server)", text)
 
 
 @contextmanager

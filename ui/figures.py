@@ -168,6 +168,13 @@ def loss_figure(snap: dict):
     return fig
 
 
+def kl_bars(kl, height: int = 220):
+    """The mean KL (nats) of each code dimension as bars: which dimensions the model uses."""
+    fig = go.Figure(go.Bar(x=np.arange(len(kl)), y=kl, name="mean KL"))
+    fig.update_layout(height=height, xaxis_title="code dimension", yaxis_title="mean KL (nats)", **_frame(""))
+    return fig
+
+
 def code_grid(indices, size: int, title: str = ""):
     """Which codebook entry (of ``size``) sits at each position of a VQ model's code grid, as a labelled heatmap."""
     grid = np.asarray(indices)

@@ -182,15 +182,16 @@ def _download(png: bytes, caption: str | None) -> None:
                        key=f"png.{hashlib.sha1(png).hexdigest()[:16]}.{name}")
 
 
-def chart(fig, key: str, alt: str | None = None, **kwargs):
-    """A Plotly chart with its accessible name (``alt``, default its title) and, in presenter mode, type that
-    grows with the page's. Returns what ``st.plotly_chart`` returns (the selection, with ``on_select``)."""
+def chart(fig, key: str, alt: str | None = None, container=None, **kwargs):
+    """A Plotly chart (in ``container``, default the current place) with its accessible name (``alt``, default
+    its title) and, in presenter mode, type that grows with the page's. Returns what ``st.plotly_chart``
+    returns (the selection, with ``on_select``). ``alt`` stays the same across reruns: a new one remounts."""
     from latent_lab.ui import figures
 
     if presenter():
         figures.readable(fig)
     title = fig.layout.title.text if fig.layout.title else None
-    return st.plotly_chart(fig, key=key, alt=alt or title or "a chart", **kwargs)
+    return (container or st).plotly_chart(fig, key=key, alt=alt or title or "a chart", **kwargs)
 
 
 def evolution_map(ev, key: str, replay: bool = True) -> None:
