@@ -26,7 +26,7 @@ def map_png(coords, labels, width: int = 420, height: int = 300) -> bytes:
     """A whole latent map as one small PNG, coloured by label with each label's number on its group (colour
     is never the only cue); transparent, so it sits on a light or a dark page alike."""
     png, _, _ = images.scatter_png(coords, images.label_rgb(labels), width=width, height=height, dot=2,
-                                   labels=labels)
+                                   labels=labels, label_size=height // 8)  # shown small: large numbers
     return png
 
 

@@ -30,7 +30,8 @@ def _layout_css(key: str, size: int) -> str:
     # the column is exactly as wide as the canvas; the others share the rest (or wrap below it on a phone)
     return (f"<style>[data-testid=stColumn]:has({box}) {{ flex: 0 0 {size + 4}px; min-width: {size + 4}px; }}"
             f" [data-testid=stHorizontalBlock]:has({box}) > [data-testid=stColumn]:not(:has({box}))"
-            f" {{ flex: 1 1 12rem; min-width: 0; }} {box} {{ padding-top: 2.75rem; }}</style>")
+            f" {{ flex: 1 1 12rem; min-width: 0; }} {box} {{ padding-top: 2.75rem; }}"
+            f" @media (max-width: 640px) {{ [data-testid=stColumn]:has({box}) {{ flex: 1 1 100%; }} }}</style>")
 
 
 def drawing_canvas(key: str, size: int = 280, stroke_width: int = 22) -> np.ndarray | None:
