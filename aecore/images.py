@@ -56,12 +56,16 @@ def tile_png(images, cols: int | None = None, scale: int = 3, pad: int = 1) -> b
 
 
 def scatter_png(coords, colors, width: int = 720, height: int = 420, dot: int = 3,
-                margin: float = 0.03) -> tuple[bytes, tuple[float, float], tuple[float, float]]:
+                margin: float = 0.03, labels=None,
+                label_size: int = 0) -> tuple[bytes, tuple[float, float], tuple[float, float]]:
     """Points drawn as ``dot``-pixel squares on a transparent PNG: a whole map as one small picture.
 
-    ``coords`` (N, 2), ``colors`` (N, 3) uint8. Returns (png, x range, y range): the data ranges the picture
-    spans, so a chart can lay it under its axes and put live markers on top."""
-    from PIL import Image
+    ``coords`` (N, 2), ``colors`` (N, 3) uint8. With ``labels`` (N,) each label's number is written where its
+    points are densest (their median; ``label_size`` px, default a 16th of the height), so a reader needs no
+    colour to tell the groups apart. Returns (png,
+    x range, y range): the data ranges the picture spans, so a chart can lay it under its axes and put live
+    markers on top."""
+    from PIL import Image, ImageDraw, ImageFont
 
     xy = np.asarray(coords, dtype=np.float64)
     lo, hi = xy.min(0), xy.max(0)
@@ -75,6 +79,15 @@ def scatter_png(coords, colors, width: int = 720, height: int = 420, dot: int = 
         for dx in range(dot):
             rgba[row + dy, col + dx, :3] = rgb
             rgba[row + dy, col + dx, 3] = 255
+    picture = Image.fromarray(rgba, "RGBA")
+    if labels is not None:
+        labels = np.asarray(labels)
+        draw, font = ImageDraw.Draw(picture), ImageFont.load_default(size=label_size or max(12, height // 16))
+        for label in np.unique(labels):
+            at = labels == label
+            # white on a dark outline: legible on every colour, and on a light or dark page behind
+            draw.text((float(np.median(col[at])), float(np.median(row[at]))), str(label), font=font, anchor="mm",
+                      fill="white", stroke_width=max(2, (label_size or height // 16) // 8), stroke_fill="black")
     buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    picture.save(buf, format="PNG")
     return buf.getvalue(), (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))

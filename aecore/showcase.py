@@ -3,8 +3,6 @@ rebuilt by every model, a map of the codes, digits dreamt up by a VAE, and a mod
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import torch
 
@@ -25,16 +23,11 @@ def reconstructions_of(models: dict, x: torch.Tensor, label: int) -> torch.Tenso
 
 
 def map_png(coords, labels, width: int = 420, height: int = 300) -> bytes:
-    """A whole latent map as one small PNG on white, coloured by label: a picture, not a chart."""
-    from PIL import Image
-
-    png, _, _ = images.scatter_png(coords, images.label_rgb(labels), width=width, height=height, dot=2)
-    picture = Image.open(io.BytesIO(png))
-    flat = Image.new("RGB", picture.size, "white")
-    flat.paste(picture, mask=picture.split()[3])
-    buf = io.BytesIO()
-    flat.save(buf, format="PNG")
-    return buf.getvalue()
+    """A whole latent map as one small PNG, coloured by label with each label's number on its group (colour
+    is never the only cue); transparent, so it sits on a light or a dark page alike."""
+    png, _, _ = images.scatter_png(coords, images.label_rgb(labels), width=width, height=height, dot=2,
+                                   labels=labels, label_size=height // 8)  # shown small: large numbers
+    return png
 
 
 def strangest(test_images: torch.Tensor, scores: np.ndarray, n: int = 8) -> torch.Tensor:

@@ -21,19 +21,24 @@ with chrome.guard("Showcase"):
             st.markdown("**One digit, rebuilt by every model**")
             widgets.digits(show["digit_and_reconstructions"], cols=5, scale=3,
                            caption="top left: a test digit; then each model's rebuilt copy ("
-                                   + ", ".join(show["reconstruction_names"]) + ")")
+                                   + ", ".join(show["reconstruction_names"]) + ")",
+                           alt="a handwritten test digit, then the copy of it that each model rebuilt")
         with c2:
             st.markdown("**Every test digit, placed by its code**")
             widgets.picture(show["map_png"], caption=f"{show['map_label']} of {show['map_model']}'s codes: "
-                                              "one dot per digit, coloured by digit; alike digits land together")
+                                              "one dot per digit, each group coloured and numbered by its digit",
+                            alt="a map of 10,000 test digits as dots that gather in groups, one per digit 0 to 9, "
+                                "each numbered")
         with c3:
             st.markdown("**New digits, dreamt up**")
             widgets.digits(show["samples"], cols=4, scale=2,
-                           caption=f"{show['sample_model']} decodes random codes into digits nobody wrote")
+                           caption=f"{show['sample_model']} decodes random codes into digits nobody wrote",
+                           alt="16 made-up handwritten digits in four rows of four")
         with c4:
             st.markdown("**What a model finds strange**")
             widgets.digits(show["strangest"], cols=4, scale=2,
-                           caption=f"the test digits {show['anomaly_model']} rebuilds worst: its anomalies")
+                           caption=f"the test digits {show['anomaly_model']} rebuilds worst: its anomalies",
+                           alt="eight unusual handwritten digits: odd shapes, thick strokes, stray marks")
 
 st.subheader("Pages")
 others = chrome.PAGES[1:]
@@ -58,8 +63,8 @@ with chrome.guard("Listing models"):
                      column_config={k: st.column_config.NumberColumn(format=f)
                                     for k, f in column_config(keep).items()})
     n_pre = sum(e.source == "pretrained" for e in entries)
-    where = f"`{storage.user_models_dir()}`"
-    st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours (saved in {where}).")
+    where = f" (saved in `{storage.user_models_dir()}`)" if chrome.shows_machine() else ""
+    st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours{where}.")
     for e in resources.unusable_models():
         st.warning(f"Not usable, hidden from every page: {chrome.plain(e.path.name)} ({e.source}): "
                    f"{chrome.plain(e.error)}")
@@ -67,7 +72,7 @@ with chrome.guard("Listing models"):
 with chrome.guard("Finding the dataset"):
     test = resources.load_data("mnist", "test")
     st.subheader("Data")
-    st.write(f"MNIST test split: **{len(test):,} images** from {test.source}.")
+    st.write(f"MNIST test split: **{len(test):,} images** from {chrome.plain(test.source)}.")
     if test.source.startswith("bundled sample"):
         st.caption("The bundled sample holds the whole test split and 10,000 of the 60,000 training digits. "
                    "Nothing is downloaded unless you ask: the full MNIST is about 11 MB.")

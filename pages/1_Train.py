@@ -20,7 +20,7 @@ with chrome.guard("Training settings"):
                               index=list(PRESETS).index("quick" if chrome.presenter() else "default"),
                               disabled=busy, help="quick: near the shipped model's quality in about a minute")
     cls = VARIANTS[variant]
-    st.caption(f"{cls.description}. Trains on: {resources.device_name()}.")
+    st.caption(f"{cls.description}." + (f" Trains on: {resources.device_name()}." if chrome.shows_machine() else ""))
     model_cfg, train_defaults = preset(cls, start_from)
     # The plain defaults train on a 5,000-image slice: seconds, for a first look.
     train_cfg = {**train_defaults.__dict__, **({"train_size": 5000} if start_from == "default" else {})}
@@ -50,5 +50,6 @@ with chrome.guard("Training settings"):
 
 training.live_job(busy)  # progress, loss curves, reconstructions and the map, redrawn while it trains
 
-st.divider()
-training.model_files()  # upload, download and delete checkpoints, with the models folder's quota
+if not chrome.presenter():  # files and folders are for developers, not for a room
+    st.divider()
+    training.model_files()  # upload, download and delete checkpoints, with the models folder's quota

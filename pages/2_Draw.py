@@ -9,12 +9,15 @@ chrome.page("Draw")
 entries = resources.models()
 widgets.require(entries)
 
-left, right = st.columns([3, 4])  # the left one holds the 280-pixel canvas whole (at 1280x800 too)
+# The left column never gets narrower than the canvas (ui.canvas); on a phone the columns stack and the
+# results come first on the right, so the copies appear right under the drawing.
+left, right = st.columns([3, 4])
 with left:
     tab_draw, tab_upload = st.tabs(["Draw", "Upload"])
     with tab_draw:
-        brush = st.slider("Brush size", 8, 40, 22, key="brush")
-        if st.button("Clear", key="clear"):
+        tools = st.container(horizontal=True, vertical_alignment="bottom")
+        brush = tools.slider("Brush size", 8, 40, 22, key="brush", width=200)
+        if tools.button("Clear", key="clear"):
             st.session_state["canvas_n"] = st.session_state.get("canvas_n", 0) + 1
         try:
             drawn = drawing_canvas(f"canvas{st.session_state.get('canvas_n', 0)}", stroke_width=brush)
@@ -42,7 +45,6 @@ with left:
             "Draw a digit on the black canvas (or upload a picture): every model's reconstruction appears here."
             if e.kind == "empty" else f"Can't use this input: {e}")
     if digit is not None:
-        widgets.digits(digit, scale=5, caption="28×28 model input")
         view.DRAWN_DIGIT.set(digit)
 
 if digit is None:
@@ -51,6 +53,7 @@ if digit is None:
 with right, chrome.guard("Reconstructing"):
     import torch
 
+    results = st.container()  # filled below, once the models are chosen: the pictures come before the controls
     x = preprocess.as_batch(digit)
     clf = resources.classifier()
     guess = None
@@ -59,7 +62,7 @@ with right, chrome.guard("Reconstructing"):
         guess = int(probs.argmax())
         st.markdown(f"Reference classifier: **{guess}** ({float(probs[guess]):.0%} sure)")
     else:
-        st.caption("The reference classifier (assets/classifier.safetensors) is not installed.")
+        st.caption("The reference classifier is not installed.")
     names = [e.name for e in entries]
     digit_models = [e for e in entries if e.dataset == "mnist"] or entries  # a drawing is a digit: MNIST models
     likely = [e.name for e in digit_models if e.can("has_likelihood")][:1]  # a VAE shows its posterior below
@@ -69,21 +72,23 @@ with right, chrome.guard("Reconstructing"):
     if any(e.conditional for e in picked):
         label = st.number_input("Digit label for the conditional model (cvae)", 0, 9,
                                 value=guess if guess is not None else 0, key="draw_label")
-    cols = st.columns(max(1, min(4, len(picked))))
     recon = {}
-    for i, e in enumerate(picked):
+    for e in picked:
         model, _ = resources.load_model(e)
         with torch.no_grad():
             y = torch.tensor([int(label)]) if e.conditional else None
-            recon[e.name] = r = model.reconstruct(x, y)
-        with cols[i % len(cols)]:
-            widgets.digits(r, scale=4, caption=f"{e.name}: MSE {float(per_image_mse(r, x)):.4f}")
+            recon[e.name] = model.reconstruct(x, y)
+    with results:
+        widgets.gallery([x, *recon.values()], ["28×28 model input"] + [
+            f"{name}: MSE {float(per_image_mse(r, x)):.4f}" for name, r in recon.items()],
+            alt="the drawing as the models read it, then each model's reconstruction")
 
 with right, chrome.guard("Code grid"):
     for e in [e for e in picked if e.can("has_codebook")]:
         model, _ = resources.load_model(e)
-        st.plotly_chart(figures.code_grid(model.code_indices(x)[0], model.config.codebook_size,
-                                          title=f"{e.name}: codebook entry at each position"), key=f"grid.{e.name}")
+        widgets.chart(figures.code_grid(model.code_indices(x)[0], model.config.codebook_size,
+                                        title=f"{e.name}: codebook entry at each position"), key=f"grid.{e.name}",
+                      alt=f"{e.name}: the number of the codebook entry at each position of its code grid")
 
 with right, chrome.guard("Latent map"):
     if picked:
@@ -104,7 +109,9 @@ with right, chrome.guard("Latent map"):
         picture = resources.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
         posterior = projection.posterior_on_map(model, x, codes, proj.coords, int(label) if e.conditional else None) \
             if e.can("has_likelihood") else None  # a VAE's uncertainty about the drawing, moving with each stroke
-        st.plotly_chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits",
-                                           posterior=posterior), key="draw_map")
+        widgets.chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits",
+                                         posterior=posterior), key="draw_map",
+                      alt=f"{proj.label} map of {e.name}'s test digits, each digit's group numbered, with the "
+                          "drawing as a red star" + (" and the model's uncertainty around it" if posterior else ""))
         idx, _ = nearest_codes(z[None], codes, 10)
         widgets.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")

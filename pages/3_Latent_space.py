@@ -17,8 +17,8 @@ c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 with c1:
     entry = widgets.pick_model("Model", entries, key="latent_model", url="model")
 method = c2.radio("Projection", METHODS, format_func=METHOD_NAMES.get, horizontal=True, key="latent_method")
-color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="latent_color",
-                    format_func={"label": "digit label", "error": "reconstruction error"}.get)
+COLOUR_NAMES = {"label": "label", "error": "reconstruction error"}  # a label: a digit or a garment
+color_by = c3.radio("Colour by", ["label", "error"], horizontal=True, key="latent_color", format_func=COLOUR_NAMES.get)
 n = c4.select_slider("Points", POINTS, value=0, key="latent_n",
                      format_func=lambda v: f"{v:,}" if v else "all", help="t-SNE and UMAP are faster on fewer")
 
@@ -39,8 +39,10 @@ with chrome.guard("Latent map"):
         if entry.latent_dim == 2 else None  # the map is the latent plane: show what every place decodes to
     fig = figures.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
                                 dragmode="pan", highlight=shared, grid=40, background=plane)
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            key=f"latent_chart.{entry.name}.{method}.{n}")
+    event = widgets.chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                          key=f"latent_chart.{entry.name}.{method}.{n}",
+                          alt=f"{METHOD_NAMES[method]} map of {entry.name}'s test digits, one dot per digit, coloured "
+                              f"by {COLOUR_NAMES[color_by]}")
     rows, clicked = view.chart_selection(event)
     if rows:
         shared.clear()  # a new selection replaces the one a shared link brought (kept in session state)

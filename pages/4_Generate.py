@@ -2,7 +2,7 @@ import streamlit as st
 
 from aecore import export, preprocess
 from aecore import generate as G
-from latent_lab.ui import chrome, resources, view, widgets
+from latent_lab.ui import chrome, figures, resources, view, widgets
 from latent_lab.ui.view import IN_URL
 
 chrome.page("Generate")
@@ -23,7 +23,7 @@ with tabs["Samples"], chrome.guard("Sampling"):
     n = c[2].slider("How many", 8, 64, 32, 8, key="gen_n", bind=IN_URL)
     digit = c[3].selectbox("Digit", range(10), key="gen_digit", bind=IN_URL) if cond else None
     widgets.digits(G.prior_samples(model, n, temp, seed, digit), cols=16,
-             caption=f"{n} samples, temperature {temp:g}, seed {seed}")
+             caption=f"{n} samples, temperature {temp:g}" + ("" if chrome.presenter() else f", seed {seed}"))
 
 with tabs["Interpolate"], chrome.guard("Interpolation"):
     c = st.columns(4)
@@ -53,7 +53,8 @@ with tabs["Traverse"], chrome.guard("Traversal"):
     grid, dims = G.traversal(model, kl, k, 9, span, label=tdigit)
     widgets.digits(grid, cols=9, scale=3, caption="rows: dims " + ", ".join(f"{d} ({float(kl[d]):.2f} nats)"
                                                                        for d in dims))
-    st.bar_chart({"mean KL (nats)": kl.numpy()}, height=180)
+    widgets.chart(figures.kl_bars(kl.numpy()), key="gen_kl",
+                  alt="bar chart of the mean KL divergence of each code dimension: the busy dimensions stand tall")
 
 with tabs["Manifold"], chrome.guard("Manifold grid"):
     top = kl.argsort(descending=True).tolist()

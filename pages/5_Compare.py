@@ -30,8 +30,8 @@ with chrome.guard("Metrics"):
     metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric",
                           bind=IN_URL)
     if metric:
-        st.plotly_chart(px.bar(df.dropna(subset=[metric]), x="model", y=metric, color="variant", height=320),
-                        key="metric_chart")
+        widgets.chart(px.bar(df.dropna(subset=[metric]), x="model", y=metric, color="variant", height=320),
+                      key="metric_chart", alt=f"bar chart of each model's {metric}, coloured by variant")
 
 with chrome.guard("Same digits, every model"):
     st.subheader("The same test digits through every model")

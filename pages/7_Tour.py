@@ -14,19 +14,22 @@ except ValueError:
     step = 1
 st.query_params["step"] = str(step)
 
-back, where, forward = st.columns([1, 6, 1])
-if back.button("Back", icon=":material/arrow_back:", disabled=step == 1, key="tour_back", width="stretch"):
+# One row whose buttons take the width their words need (never "B…"), the progress bar the rest.
+nav = st.container(horizontal=True, vertical_alignment="center", key="tour_nav")
+if nav.button("Back", icon=":material/arrow_back:", disabled=step == 1, key="tour_back"):
     st.query_params["step"] = str(step - 1)
     st.rerun()
-if forward.button("Next", icon=":material/arrow_forward:", disabled=step == n, key="tour_next", width="stretch",
-                  type="primary"):
+nav.progress(step / n, text=f"Step {step} of {n}: " + " · ".join(
+    f"**{s.title}**" if i + 1 == step else s.title for i, s in enumerate(tour.STEPS)))
+if nav.button("Next", icon=":material/arrow_forward:", disabled=step == n, key="tour_next", type="primary"):
     st.query_params["step"] = str(step + 1)
     st.rerun()
-where.progress(step / n, text=f"Step {step} of {n}: " + " · ".join(
-    f"**{s.title}**" if i + 1 == step else s.title for i, s in enumerate(tour.STEPS)))
 
+# The key picture never runs below the screen: at most the height left under the title and this row.
+st.html(tour.STAGE_CSS)
 current = tour.STEPS[step - 1]
-st.subheader(f"{step}. {current.title}")
-st.markdown(current.sentence)
+words, stage = st.container(key="tour_stage").columns([1, 2])
+words.subheader(f"{step}. {current.title}")
+words.markdown(current.sentence)
 with chrome.guard(current.title):
-    current.show()
+    current.show(words, stage)

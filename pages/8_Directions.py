@@ -60,4 +60,5 @@ with chrome.guard("Direction"):
                                     highlight=[row] if not mine else None)
         fig.update_xaxes(title_text=f"{names[0]} → {names[1]} (in steps)")
         fig.update_yaxes(title_text="the main remaining variation")
-        st.plotly_chart(fig, key="dir_map")
+        widgets.chart(fig, key="dir_map", alt=f"map of the test digits with the direction {names[0]} → {names[1]} "
+                                              "as its horizontal axis")

@@ -35,8 +35,9 @@ with chrome.guard("Maps"):
         proj = maps[e.name]
         fig = figures.latent_figure(proj.coords, test.labels.numpy(), height=440, dragmode="select", highlight=shown,
                                     title=f"{e.name}: {proj.label}")
-        event = col.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                                 key=f"pair_chart.{e.name}.{len(shown)}.{hash(tuple(shown))}")
+        event = widgets.chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), container=col,
+                              key=f"pair_chart.{e.name}.{len(shown)}.{hash(tuple(shown))}",
+                              alt=f"{e.name}'s {proj.label} of the test digits, the shared selection ringed")
         picked[e.name] = view.chart_selection(event)[0]
     new = next((rows for rows in picked.values() if rows and rows != shown), None)
     if new is not None:  # a fresh selection on either map: ring it on both

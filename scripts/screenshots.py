@@ -3,10 +3,12 @@
 Starts `latent-lab` (latent_lab.ui.serve) with an empty model folder and an empty cache, offline, and walks the app in
 Debian's Chromium at 1280x800 as a presenter would: Home, the guided tour (a 7 drawn in step 1), each page,
 the demo paths (decode anywhere, a direction, a linked selection), presenter mode, and last a quick-preset
-training run on the Train page. Never run by the tests, whose pictures stay under test-artifacts/.
+training run on the Train page; then the tour as a projector shows it (1280x720, presenter mode, light and
+dark). Never run by the tests, whose pictures stay under test-artifacts/.
 
     python scripts/screenshots.py                       # bundled data
     python scripts/screenshots.py --data-dir ../shared/data
+    python scripts/screenshots.py --data-dir ../shared/data --only tour-presenter
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from tests.browser_support import (  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
+PROJECTOR = {"width": 1280, "height": 720}
 
 
 def shoot(page, name: str, out: Path, full: bool = True) -> None:
@@ -53,10 +56,33 @@ def shoot(page, name: str, out: Path, full: bool = True) -> None:
     print(f"{name}.png", flush=True)
 
 
+def walk_tour(page, app, out: Path, name: str, query: str = "") -> None:
+    """Draw a 7 in step 1, then Next through the steps, each shot as the screen shows it."""
+    open_page(page, app.url, "Tour?step=1" + query, "Guided tour")
+    stroke(page, SEVEN)
+    wait_text(page, "your drawing, then each model's copy")
+    for step in range(1, 8):
+        page.locator("[data-testid=stMain] h3").filter(has_text=re.compile(rf"^{step}\. ")).first.wait_for()
+        settle(page)
+        shoot(page, name.format(step=step), out, full=False)
+        if step < 7:
+            page.get_by_role("button", name="Next").click()
+
+
+def tour_presenter(browser, app, out: Path) -> None:
+    """The tour on a projector: 1280x720, presenter mode, in the light theme and the dark one."""
+    for theme in ("light", "dark"):
+        page = browser.new_context(viewport=PROJECTOR, color_scheme=theme).new_page()
+        page.set_default_timeout(120_000)
+        walk_tour(page, app, out, f"tour-presenter-{theme}-{{step}}", "&presenter=1")
+        page.context.close()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", help="data root (default: none, so the bundled sample)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--only", choices=["tour-presenter"], help="take just these shots")
     args = ap.parse_args(argv)
     why = missing_browser()
     if why:
@@ -70,19 +96,14 @@ def main(argv=None) -> int:
         (root / "no-data").mkdir(exist_ok=True)
         with AppServer(env, root / "server.log") as app, sync_playwright() as p:
             browser = launch(p)
+            if args.only == "tour-presenter":
+                tour_presenter(browser, app, args.out)
+                return 0
             page = browser.new_context(viewport=VIEWPORT).new_page()
             page.set_default_timeout(120_000)
             open_page(page, app.url, "", "Latent Lab", timeout=180)
             shoot(page, "home", args.out, full=False)
-            open_page(page, app.url, "Tour?step=1", "Guided tour")
-            stroke(page, SEVEN)
-            wait_text(page, "your drawing, then each model's copy")
-            for step in range(1, 8):
-                page.locator("[data-testid=stMain] h3").filter(has_text=re.compile(rf"^{step}\. ")).first.wait_for()
-                settle(page)
-                shoot(page, f"tour-{step}", args.out, full=False)
-                if step < 7:
-                    page.get_by_role("button", name="Next").click()
+            walk_tour(page, app, args.out, "tour-{step}")
             open_page(page, app.url, "Draw", "Draw")
             stroke(page, SEVEN)
             wait_text(page, "nearest test digits in latent space")
@@ -118,6 +139,7 @@ def main(argv=None) -> int:
             time.sleep(1)
             settle(page)
             shoot(page, "train-finished", args.out)
+            tour_presenter(browser, app, args.out)
             browser.close()
     return 0
 

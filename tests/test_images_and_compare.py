@@ -20,6 +20,25 @@ def test_tile_png_is_one_upscaled_image():
     assert images.tile_array(np.zeros((28, 28))).shape == (30 * 3, 30 * 3)  # a single digit
 
 
+def test_a_map_picture_numbers_its_groups_and_has_no_background():
+    """Colour is not the only cue (each group carries its number, in white on a dark outline), and nothing
+    but the points and numbers is painted, so the map sits on a light or a dark page alike."""
+    from PIL import Image
+
+    from aecore.showcase import map_png
+
+    labels = np.repeat(np.arange(3), 200)
+    centres = np.array([[0, 0], [10, 0], [5, 8]], np.float64)
+    coords = centres[labels] + np.random.default_rng(0).normal(scale=0.8, size=(600, 2))
+    plain = np.asarray(Image.open(io.BytesIO(images.scatter_png(coords, images.label_rgb(labels))[0])))
+    numbered = np.asarray(Image.open(io.BytesIO(images.scatter_png(coords, images.label_rgb(labels),
+                                                                   labels=labels)[0])))
+    white = (numbered[..., :3] == 255).all(-1) & (numbered[..., 3] == 255)
+    assert not (plain[..., :3] == 255).all(-1).any() and white.sum() > 3 * 20  # three numbers, in white
+    home = np.asarray(Image.open(io.BytesIO(map_png(coords, labels))))
+    assert home.shape[-1] == 4 and home[0, 0, 3] == 0 and home[-1, -1, 3] == 0  # transparent corners
+
+
 def test_metrics_rows_and_sample_indices(app_env):
     from aecore import catalog
 

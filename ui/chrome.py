@@ -39,23 +39,41 @@ PAGES = [
 ]
 
 
+ABOUT = ("**Latent Lab**: what autoencoders learn, on handwritten digits. The theme (light, dark or your "
+         "system's) is the switch at the top of this menu.")
+THEME_HELP = ("The theme: System, Light or Dark at the top of the ⋮ menu (top right); a link can ask for the dark "
+              "one with ?embed_options=dark_theme.")
+
+
 def navigation() -> None:
     """The frame: page settings, the presenter switch and the menu; then the chosen page runs."""
-    st.set_page_config(page_title="Latent Lab", page_icon=":material/science:", layout="wide")
+    # With client.toolbarMode=minimal the ⋮ menu shows only when the app gives it an item: About does, and
+    # the menu then carries Streamlit's theme switch (System, Light, Dark), which the help text names.
+    st.set_page_config(page_title="Latent Lab", page_icon=":material/science:", layout="wide",
+                       menu_items={"About": ABOUT})
     set_presenter(st.sidebar.toggle(
         "Presenter mode", value=presenter(), key="presenter_toggle",
-        help="Larger type and pictures, developer controls hidden (or add ?presenter=1 to the address). "
-             "The theme (light or dark) is in the ⋮ menu, Settings."))
+        help="Larger type and pictures; no developer controls, server folders or seeds (or add ?presenter=1 "
+             "to the address). " + THEME_HELP))
     st.navigation([st.Page(p.path, title=p.label, icon=p.icon, url_path=p.url, default=not p.url)
                    for p in PAGES]).run()
 
 
 def page(title: str) -> None:
-    """The page's title, in presenter mode with type and pictures sized for a projector."""
-    if presenter():
-        st.html(PRESENTER_CSS)
+    """The page's title, with the app's layout rules; in presenter mode type and pictures sized for a projector."""
+    st.html(LAYOUT_CSS + (PRESENTER_CSS if presenter() else ""))
     st.title(title)
 
+
+# Every page, every screen. The band above the title is Streamlit's room for a toolbar that is here one ⋮
+# button; below 1280 px the side margins give way to content (a tablet's columns need the room); captions
+# wrap between words, never inside one.
+LAYOUT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
+@media (max-width: 1280px) { [data-testid="stMainBlockContainer"] { padding-left: 2rem; padding-right: 2rem; } }
+@media (max-width: 640px) { [data-testid="stMainBlockContainer"] { padding-left: 1rem; padding-right: 1rem; } }
+[data-testid="stImageCaption"] { overflow-wrap: normal; word-break: normal; }
+</style>"""
 
 # Larger type, and captions as dark (or light) as the text: pale grey vanishes on a projector. Colours come
 # from the theme's own text colour, so this reads in the light theme and the dark one.
@@ -64,7 +82,7 @@ html { font-size: 20px; }
 [data-testid="stCaptionContainer"], [data-testid="stImageCaption"] { opacity: 1; color: inherit !important;
   font-size: 0.95rem; }
 [data-testid="stImage"] img { image-rendering: pixelated; }
-h1 { font-size: 2.6rem !important; }
+h1 { font-size: 2.2rem !important; }
 </style>"""
 
 
@@ -130,11 +148,16 @@ def local_visitor() -> bool:
         return True
 
 
+def shows_machine() -> bool:
+    """Whether the page may show the server's own details (its folders, its CPU): only to a visitor at the
+    server who is not presenting. Where your models live is for you, not for a room."""
+    return local_visitor() and not presenter()
+
+
 def without_paths(text: object) -> str:
-    """``text`` with every absolute path replaced by "a folder on the server", unless the visitor sits at the
-    server and is not presenting: where your models and data live is for you, not for a room."""
+    """``text`` with every absolute path replaced by "a folder on the server", unless :func:`shows_machine`."""
     text = str(text)
-    return text if local_visitor() and not presenter() else _PATH.sub("(a folder on the server)", text)
+    return text if shows_machine() else _PATH.sub("(a folder on the server)", text)
 
 
 @contextmanager

@@ -15,9 +15,33 @@ from aecore import images
 LABEL_COLOURS = images.LABEL_COLOURS
 
 
-def _margin(title: str) -> dict:
-    """Tight margins, with room at the top only for a title."""
-    return {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}
+TOOLBAR = 34  # px at the top of a figure that Plotly's toolbar (zoom, camera...) covers
+
+
+def _frame(title: str, size: int = 12) -> dict:
+    """Tight margins and the title, if any, left-aligned just above the plot: below the band the toolbar
+    floats in, so on a narrow screen the toolbar never covers it."""
+    if not title:
+        return {"margin": {"l": 10, "r": 10, "t": 10, "b": 10}}
+    return {"margin": {"l": 10, "r": 10, "t": TOOLBAR + round(size * 2), "b": 10},
+            "title": {"text": title, "x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yanchor": "bottom",
+                      "yref": "paper", "pad": {"b": 6}, "font": {"size": round(size * 1.3)}}}
+
+
+# A legend in a row above the plot, below the toolbar's band (it grows upwards when it wraps).
+TOP_LEGEND = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}
+LEGEND_ON_TOP = {"l": 10, "r": 10, "t": TOOLBAR + 40, "b": 10}
+
+
+def readable(fig, size: int = 18):
+    """Type for a projector: every text of the figure (ticks, legend, axis titles, hover, the title) at
+    ``size`` px instead of Plotly's 12, the title's band grown to match."""
+    fig.update_layout(font={"size": size}, hoverlabel={"font": {"size": size}})
+    title = fig.layout.title.text
+    if title:
+        frame = _frame(title, size)
+        fig.update_layout(title=frame["title"], margin={"t": frame["margin"]["t"]})
+    return fig
 
 
 GRID_ROW = -1  # customdata[0] of the decode grid's points: a place to decode, not a test row
@@ -73,8 +97,8 @@ def latent_figure(coords, labels, errors=None, color_by: str = "label", rows=Non
         fig.add_scatter(x=xy[at, 0], y=xy[at, 1], mode="markers", name="shared selection", hoverinfo="skip",
                         showlegend=False,
                         marker={"size": 10, "color": "rgba(0,0,0,0)", "line": {"color": "black", "width": 2}})
-    fig.update_layout(height=height, title=title, dragmode=dragmode, margin=_margin(title),
-                      legend={"title": {"text": "digit"}, "itemsizing": "constant"})
+    fig.update_layout(height=height, dragmode=dragmode, legend={"title": {"text": "digit"}, "itemsizing": "constant"},
+                      **_frame(title))
     return fig
 
 
@@ -83,8 +107,9 @@ def _uri(png: bytes) -> str:
 
 
 def map_picture(coords, labels) -> tuple[str, tuple, tuple]:
-    """The points of a map as one PNG data URI, coloured by label, with the data ranges it spans."""
-    png, xr, yr = images.scatter_png(coords, images.label_rgb(labels))
+    """The points of a map as one PNG data URI, coloured by label with each label's number on its group, with
+    the data ranges it spans."""
+    png, xr, yr = images.scatter_png(coords, images.label_rgb(labels), labels=labels)
     return _uri(png), xr, yr
 
 
@@ -120,7 +145,7 @@ def marker_map(picture: tuple[str, tuple, tuple], where, title: str = "", height
                          sizey=yr[1] - yr[0], sizing="stretch", layer="below")
     fig.update_xaxes(range=xr, showgrid=False, zeroline=False)
     fig.update_yaxes(range=yr, showgrid=False, zeroline=False)
-    fig.update_layout(height=height, title=title, margin=_margin(title))
+    fig.update_layout(height=height, **_frame(title))
     return fig
 
 
@@ -139,8 +164,14 @@ def loss_figure(snap: dict):
     if snap.get("warmup") and steps:  # the objective still ramps up there: a rising training loss is expected
         fig.add_vrect(x0=0, x1=snap.get("warmup_end") or steps[-1]["step"], fillcolor="grey", opacity=0.12,
                       line_width=0, annotation_text=snap["warmup"][1], annotation_position="top left")
-    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
-                      yaxis_title="loss", yaxis_type="log", title="Loss terms")
+    fig.update_layout(height=320, xaxis_title="step", yaxis_title="loss", yaxis_type="log", **_frame("Loss terms"))
+    return fig
+
+
+def kl_bars(kl, height: int = 220):
+    """The mean KL (nats) of each code dimension as bars: which dimensions the model uses."""
+    fig = go.Figure(go.Bar(x=np.arange(len(kl)), y=kl, name="mean KL"))
+    fig.update_layout(height=height, xaxis_title="code dimension", yaxis_title="mean KL (nats)", **_frame(""))
     return fig
 
 
@@ -152,7 +183,7 @@ def code_grid(indices, size: int, title: str = ""):
                                "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
-    fig.update_layout(height=300, width=300, title=title, margin=_margin(title))
+    fig.update_layout(height=300, width=300, **_frame(title))
     return fig
 
 
@@ -167,8 +198,8 @@ def score_histograms(normal, others: dict, threshold: float, unit: str = "", hei
         fig.add_histogram(x=np.clip(values, lo, hi), name=name, opacity=0.6, histnorm="percent",
                           xbins={"start": lo, "end": hi, "size": (hi - lo) / 80 or 1})
     fig.add_vline(x=threshold, line={"color": "black", "dash": "dash"}, annotation_text="threshold")
-    fig.update_layout(barmode="overlay", height=height, margin=_margin(""), xaxis_title=unit,
-                      yaxis_title="% of the set", legend={"orientation": "h", "y": 1.1})
+    fig.update_layout(barmode="overlay", height=height, margin=LEGEND_ON_TOP, xaxis_title=unit,
+                      yaxis_title="% of the set", legend=TOP_LEGEND)
     return fig
 
 
@@ -179,8 +210,8 @@ def roc_figure(curves: dict, height: int = 340):
         keep = np.unique(np.linspace(0, len(fpr) - 1, 400).astype(int))  # a monotone curve: 400 points draw it
         fig.add_scatter(x=fpr[keep], y=tpr[keep], mode="lines", name=f"{name} (AUROC {auc:.3f})")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance")
-    fig.update_layout(height=height, margin=_margin(""), xaxis_title="test digits flagged (false positives)",
-                      yaxis_title="OOD images flagged (true positives)", legend={"orientation": "h", "y": 1.15})
+    fig.update_layout(height=height, margin=LEGEND_ON_TOP, xaxis_title="test digits flagged (false positives)",
+                      yaxis_title="OOD images flagged (true positives)", legend=TOP_LEGEND)
     return fig
 
 
@@ -198,6 +229,6 @@ def evolution_figure(frame, labels, rows, epoch: int, limits=None, height: int =
     fig.update_xaxes(range=limits[0] if limits else None, showticklabels=False, zeroline=False)
     fig.update_yaxes(range=limits[1] if limits else None, showticklabels=False, zeroline=False)
     # uirevision: a redraw each epoch keeps the viewer's zoom and the digits hidden in the legend
-    fig.update_layout(height=height, title=f"{title}: {len(xy):,} test digits (PCA, aligned across epochs)",
-                      margin=_margin("x"), uirevision="evolution", legend={"title": "digit"})
+    fig.update_layout(height=height, uirevision="evolution", legend={"title": "digit"},
+                      **_frame(f"{title}: {len(xy):,} test digits (PCA, aligned across epochs)"))
     return fig

@@ -31,7 +31,8 @@ def live_job(busy: bool) -> None:
         if status == jobs.RUNNING and st.button("Stop", key="stop", help="any tab on this server can stop a run"):
             job.stop()
         if snap["steps"]:
-            st.plotly_chart(figures.loss_figure(snap), key="curves")
+            widgets.chart(figures.loss_figure(snap), key="curves",
+                          alt="line chart of every loss term against the training step, train and validation")
         if snap["preview"] is not None:
             widgets.digits(snap["originals"], caption="test digits")
             widgets.digits(snap["preview"], caption="their reconstructions, as training goes")

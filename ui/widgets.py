@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numpy as np
 import streamlit as st
 
 from aecore import images
@@ -138,19 +139,59 @@ def config_widgets(config_cls, key: str, defaults: dict | None = None, skip: tup
 
 
 def digits(batch, cols: int | None = None, caption: str | None = None, scale: int = 3,
-           download: bool = True) -> None:
-    """A batch of digits as one upscaled (nearest-neighbour) image, larger in presenter mode."""
-    picture(images.tile_png(batch, cols=cols, scale=scale + presenter()), caption, download)
+           download: bool = True, alt: str | None = None) -> None:
+    """A batch of digits as one upscaled (nearest-neighbour) image, larger in presenter mode. ``alt`` says what
+    it shows to a screen reader (default: how many digits, laid out how, and the caption's words)."""
+    picture(images.tile_png(batch, cols=cols, scale=scale + presenter()), caption, download,
+            alt or digits_alt(len(images.to_numpy(batch)), cols, caption))
 
 
-def picture(png: bytes, caption: str | None = None, download: bool = True) -> None:
-    """A PNG with its caption, and a small button that downloads it (nothing reruns when it is clicked)."""
-    st.image(png, caption=caption)
+def digits_alt(n: int, cols: int | None = None, caption: str | None = None) -> str:
+    """The text alternative of a grid of ``n`` handwritten digits."""
+    cols = max(1, min(cols or n, n))
+    rows = -(-n // cols)
+    what = "a handwritten digit" if n == 1 else (
+        f"{n} handwritten digits in a row" if rows == 1 else f"{n} handwritten digits, {rows} rows of {cols}")
+    return what + (f": {caption}" if caption else "")
+
+
+def picture(png: bytes, caption: str | None = None, download: bool = True, alt: str | None = None) -> None:
+    """A PNG with its caption, its text alternative (``alt``, what it shows; default the caption) and a small
+    button that downloads it (nothing reruns when it is clicked)."""
+    st.image(png, caption=caption, alt=alt or caption or "a picture", output_format="PNG")
     if download:
-        name = re.sub(r"[^a-z0-9]+", "-", (caption or "picture").lower()).strip("-")[:60] or "picture"
-        st.download_button("PNG", png, file_name=f"{name}.png", mime="image/png", icon=":material/download:",
-                           type="tertiary", on_click="ignore", help="download this picture",
-                           key=f"png.{hashlib.sha1(png).hexdigest()[:16]}.{name}")
+        _download(png, caption)
+
+
+def gallery(batches: list, captions: list[str], scale: int = 4, alt: str = "") -> None:
+    """Several digits side by side, each with its own caption, wrapping onto more rows on a narrow screen
+    (a phone, a tablet's column) instead of shrinking; one PNG button downloads them all as one strip."""
+    scale += presenter()
+    pngs = [images.tile_png(b, scale=scale) for b in batches]
+    # one width for all: the captions wrap under their own picture instead of stretching it
+    st.image(pngs, caption=captions, alt=[digits_alt(1, 1, c) for c in captions], output_format="PNG",
+             width=30 * scale)
+    strip = np.concatenate([images.to_numpy(b) for b in batches])
+    _download(images.tile_png(strip, scale=scale), alt or "; ".join(captions))
+
+
+def _download(png: bytes, caption: str | None) -> None:
+    name = re.sub(r"[^a-z0-9]+", "-", (caption or "picture").lower()).strip("-")[:60] or "picture"
+    st.download_button("PNG", png, file_name=f"{name}.png", mime="image/png", icon=":material/download:",
+                       type="tertiary", on_click="ignore", help="download this picture",
+                       key=f"png.{hashlib.sha1(png).hexdigest()[:16]}.{name}")
+
+
+def chart(fig, key: str, alt: str | None = None, container=None, **kwargs):
+    """A Plotly chart (in ``container``, default the current place) with its accessible name (``alt``, default
+    its title) and, in presenter mode, type that grows with the page's. Returns what ``st.plotly_chart``
+    returns (the selection, with ``on_select``). ``alt`` stays the same across reruns: a new one remounts."""
+    from latent_lab.ui import figures
+
+    if presenter():
+        figures.readable(fig)
+    title = fig.layout.title.text if fig.layout.title else None
+    return (container or st).plotly_chart(fig, key=key, alt=alt or title or "a chart", **kwargs)
 
 
 def evolution_map(ev, key: str, replay: bool = True) -> None:
@@ -160,5 +201,5 @@ def evolution_map(ev, key: str, replay: bool = True) -> None:
 
     last = len(ev.frames) - 1
     epoch = st.slider("epoch", 0, last, last, key=key, help="0: the untrained model") if replay and last else last
-    st.plotly_chart(figures.evolution_figure(ev.frames[epoch], ev.labels, ev.rows, epoch, ev.limits()),
-                    key=f"{key}.map")
+    chart(figures.evolution_figure(ev.frames[epoch], ev.labels, ev.rows, epoch, ev.limits()), key=f"{key}.map",
+          alt="the test digits' codes as a map, one colour per digit, as they stood after this epoch")
