@@ -25,7 +25,7 @@ from .browser_support import (
     AppServer,
     app_env,
     canvas,
-    launch,
+    chromium,
     missing_browser,
     open_page,
     pretrained_models,
@@ -71,14 +71,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def new_page(browser, screen: str, dark: bool = False):
