@@ -228,12 +228,13 @@ def canvas(page):
 
 
 def live_status(page, timeout: float = 60.0) -> str:
-    """Wait until the canvas's browser models have started or failed: "live" or "off" (data-status)."""
+    """Wait until the canvas's browser models have started or failed: "live" (and every chosen model is in: they
+    arrive one by one) or "off" (data-status)."""
     root = page.locator(".ll-draw").first
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         status = root.get_attribute("data-status") if root.count() else None
-        if status in ("live", "off"):
+        if status == "off" or (status == "live" and not page.locator(".ll-recons figure.ll-waiting").count()):
             return status
         page.wait_for_timeout(100)
     raise TimeoutError(f"the canvas's browser models neither started nor failed in {timeout:.0f} s")

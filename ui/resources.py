@@ -127,7 +127,8 @@ def browser_model(entry: ModelEntry) -> dict | None:
         latent = latent or model(entry).latent_dim
     except (onnx_export.ExportUnavailable, OSError):
         return None
-    return {"name": entry.name, "file": export_file(path), "latent": int(latent), "conditional": entry.conditional}
+    return {"name": entry.name, "file": export_file(path), "latent": int(latent), "conditional": entry.conditional,
+            "bytes": path.stat().st_size}  # the canvas fetches the small ones first
 
 
 @st.cache_resource(show_spinner=False)

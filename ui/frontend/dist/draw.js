@@ -8,7 +8,8 @@
 // and once when the browser models start or fail (state "status": "live" or "off: <why>").
 //
 // Timing marks for the tests and bench/bench_browser.py: window.__latentLab.updates holds, for every live
-// update, the time of the oldest pointer move it shows and the time its pictures were drawn (performance.now()).
+// update (performance.now() times): the oldest pointer move it shows, when it began, when the 28x28 input was
+// made, when the models had answered and when its pictures were drawn.
 import { digitFromCanvas, SIZE } from "./preprocess.js";
 import { infer, session } from "./live.js";
 
@@ -34,6 +35,8 @@ function paintDigit(canvas, values) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
+
+const figureOf = (recons, name) => [...recons.querySelectorAll("figure")].find((f) => f.dataset.model === name);
 
 class Pad {
   constructor(root, component) {
@@ -85,6 +88,7 @@ class Pad {
     });
     c.addEventListener("pointermove", (e) => {
       if (!this.current) return;
+      marks.moves = (marks.moves ?? 0) + 1;
       for (const p of e.getCoalescedEvents?.() ?? [e]) this.current.points.push(at(p));
       this.moved(e.timeStamp);
     });
@@ -157,25 +161,40 @@ class Pad {
     this.recons.replaceChildren(...this.models.map((m) => {
       const c = el("canvas", { width: 84, height: 84, class: "ll-recon" });
       const cap = el("figcaption", {}, m.name);
-      return el("figure", { "data-model": m.name }, c, cap);
+      return el("figure", { "data-model": m.name, class: "ll-waiting" }, c, cap);
     }));
     if (this.live) this.start();
   }
 
-  // Open every session (each a download once), run them once, then say "live" (or why not) to Python.
+  // The runtime and the classifier first, then each model as its file arrives: the canvas is live as soon as
+  // the first can answer (a cold visit downloads the small ones first), the others join when they are in.
   async start() {
-    const wanted = [...this.models.map((m) => m.file), ...(this.classifier ? [this.classifier.file] : [])];
+    const token = (this.token = {});
+    this.ready = new Set();
     this.setStatus("loading");
     try {
-      await Promise.all(wanted.map((f) => session(f)));
-      await infer(new Float32Array(SIZE * SIZE), this.models, this.classifier);
+      if (this.classifier) await session(this.classifier.file);
+      // One after another, smallest first: on a slow link the first model is not slowed by the others.
+      const bySize = [...this.models].sort((a, b) => (a.bytes ?? 0) - (b.bytes ?? 0));
+      let previous = Promise.resolve();
+      const loads = bySize.map((m) => (previous = previous.catch(() => {}).then(() => session(m.file)).then(() => {
+        if (token !== this.token) return;
+        this.ready.add(m.file);
+        figureOf(this.recons, m.name)?.classList.remove("ll-waiting");
+        if (this.strokes.length) { this.pendingSince ??= performance.now(); requestAnimationFrame(() => this.update()); }
+      })));
+      await (this.models.length ? Promise.any(loads) : infer(new Float32Array(SIZE * SIZE), [], this.classifier));
+      if (token !== this.token) return;
       marks.ready ??= performance.now();
       this.setStatus("live");
       if (this.strokes.length) { this.pendingSince ??= performance.now(); this.update(); }
+      const failed = (await Promise.allSettled(loads)).filter((r) => r.status === "rejected");
+      if (failed.length && token === this.token) throw failed[0].reason;
     } catch (err) {
+      if (token !== this.token) return;
       this.live = false;
       this.panel.hidden = true;
-      this.setStatus(`off: ${String(err?.message ?? err).split("\n")[0].slice(0, 200)}`);
+      this.setStatus(`off: ${String(err?.errors?.[0]?.message ?? err?.message ?? err).split("\n")[0].slice(0, 200)}`);
     }
   }
 
@@ -196,12 +215,14 @@ class Pad {
     const since = this.pendingSince;
     this.pendingSince = null;
     try {
+      const start = performance.now();
       const { width, height } = this.canvas;
       const rgba = this.canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, width, height).data;
       const digit = digitFromCanvas(rgba, width, height);
-      if (digit) await this.paint(digit);
-      else this.panel.hidden = true;
-      marks.updates.push({ move: since, painted: performance.now(), shown: Boolean(digit) });
+      const prepared = performance.now();
+      const inferred = digit ? await this.paint(digit) : prepared;
+      if (!digit) this.panel.hidden = true;
+      marks.updates.push({ move: since, start, prepared, inferred, painted: performance.now(), shown: Boolean(digit) });
       if (marks.updates.length > 10000) marks.updates.splice(0, 5000);
       this.root.dataset.updates = String(Number(this.root.dataset.updates) + 1);
     } catch (err) {
@@ -214,7 +235,9 @@ class Pad {
   }
 
   async paint(digit) {
-    const { probabilities, guess, answers } = await infer(digit, this.models, this.classifier);
+    const ready = this.models.filter((m) => this.ready.has(m.file));
+    const { probabilities, guess, answers } = await infer(digit, ready, this.classifier);
+    const inferred = performance.now();
     paintDigit(this.input, digit);
     if (probabilities) {
       this.guess.textContent = `Reference classifier: ${guess} (${Math.round(probabilities[guess] * 100)}% sure)`;
@@ -222,14 +245,15 @@ class Pad {
       marks.guess = guess;
     }
     marks.digit = digit;
-    const figures = this.recons.querySelectorAll("figure");
     answers.forEach((r, i) => {
       let se = 0;
       for (let j = 0; j < r.length; j++) se += (r[j] - digit[j]) ** 2;
-      paintDigit(figures[i].querySelector("canvas"), r);
-      figures[i].querySelector("figcaption").textContent = `${this.models[i].name}: MSE ${(se / r.length).toFixed(4)}`;
+      const figure = figureOf(this.recons, ready[i].name);
+      paintDigit(figure.querySelector("canvas"), r);
+      figure.querySelector("figcaption").textContent = `${ready[i].name}: MSE ${(se / r.length).toFixed(4)}`;
     });
     this.panel.hidden = false;
+    return inferred;
   }
 }
 
