@@ -227,14 +227,15 @@ def canvas(page):
     raise TimeoutError("no drawing canvas on the page")
 
 
-def live_status(page, timeout: float = 60.0) -> str:
-    """Wait until the canvas's browser models have started or failed: "live" (and every chosen model is in: they
-    arrive one by one) or "off" (data-status)."""
+def live_status(page, timeout: float = 60.0, every_model: bool = True) -> str:
+    """Wait until the canvas's browser models have started or failed: "live" (and, with ``every_model``, every
+    chosen model is in: they arrive one by one, the canvas is live from the first) or "off" (data-status)."""
     root = page.locator(".ll-draw").first
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         status = root.get_attribute("data-status") if root.count() else None
-        if status == "off" or (status == "live" and not page.locator(".ll-recons figure.ll-waiting").count()):
+        waiting = every_model and status == "live" and page.locator(".ll-recons figure.ll-waiting").count()
+        if status == "off" or (status == "live" and not waiting):
             return status
         page.wait_for_timeout(100)
     raise TimeoutError(f"the canvas's browser models neither started nor failed in {timeout:.0f} s")
