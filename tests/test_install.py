@@ -22,7 +22,14 @@ import pytest
 from browser_support import free_port
 
 REPO = Path(__file__).resolve().parent.parent
-SKIP = {".git", ".venv", "build", "dist", "test-artifacts", ".cache", ".pytest_cache", ".ruff_cache", "__pycache__"}
+# build/ and dist/ only at the top: ui/frontend/dist is the canvas's committed browser code.
+TOP_SKIP = {".git", ".venv", "build", "dist", "test-artifacts", ".cache", ".pytest_cache", ".ruff_cache"}
+
+
+def _skipped(folder: str, names: list[str]) -> list[str]:
+    top = Path(folder) == REPO
+    return [n for n in names if (top and n in TOP_SKIP) or n == "__pycache__" or n.endswith(".egg-info")
+            or n == "node_modules"]
 
 
 def listing(folder: Path) -> set[str]:
@@ -34,7 +41,7 @@ def installed(tmp_path_factory):
     """(venv, environment, working folder, site-packages) of the installed wheel."""
     tmp = tmp_path_factory.mktemp("install")
     source = tmp / "source"  # build from a copy, so the checkout gets no build/ or egg-info
-    shutil.copytree(REPO, source, ignore=lambda d, names: [n for n in names if n in SKIP or n.endswith(".egg-info")])
+    shutil.copytree(REPO, source, ignore=_skipped)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
                     "-w", str(tmp / "dist"), str(source)], check=True, capture_output=True, timeout=300)
     wheel = next((tmp / "dist").glob("latent_lab-*.whl"))
