@@ -125,6 +125,26 @@ def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str
     return "\n".join(lines)
 
 
+def export_for_browser(models_dir: Path, out_dir: Path, classifier: Path | None = CLASSIFIER_PATH,
+                       log=print) -> list[Path]:
+    """Write the browser's ONNX form (aecore.onnx_export) of every checkpoint in ``models_dir`` and of the
+    reference classifier into ``out_dir``, each named by its file's sha256; those already there are kept."""
+    from aecore import onnx_export
+    from aecore.catalog import file_sha256
+
+    written = []
+    sources = sorted(Path(models_dir).glob("*.safetensors")) + ([Path(classifier)] if classifier else [])
+    for path in sources:
+        target = Path(out_dir) / onnx_export.file_name(file_sha256(path))
+        if not target.exists():
+            is_model = path.parent == Path(models_dir)
+            graph = onnx_export.export_model(checkpoint.load(path)[0]) if is_model \
+                else onnx_export.export_classifier(load_classifier(path))
+            written.append(write_atomic(target, onnx_export.pack(graph)))
+            log(f"exported {path.name} for the browser: {target.name} ({target.stat().st_size / 1e6:.2f} MB)")
+    return written
+
+
 def write_card(out_dir: Path, data_dir=None) -> Path:
     """Rewrite README.md from every checkpoint in ``out_dir``, so retraining one keeps the others' rows."""
     from aecore.metrics import denoise_mse

@@ -230,17 +230,35 @@ def wait_text(page, text, timeout: float = 60.0):
 # -- input -----------------------------------------------------------------------------------------
 
 def canvas(page):
-    """The drawable canvas's top (event) layer. 0.13 is a components-v2 element in the page (shadow DOM);
-    older versions lived in an iframe."""
-    inline = page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas")
-    frames = page.frame_locator("iframe[title*='streamlit_drawable_canvas']").locator("canvas.upper-canvas")
+    """The drawing canvas (ui/frontend: a components-v2 element in the page, in a shadow root that Playwright's
+    locators reach)."""
+    loc = page.locator("[data-testid=ll-canvas]")
     deadline = time.perf_counter() + 30
     while time.perf_counter() < deadline:
-        for loc in (inline, frames):
-            if loc.count() and loc.first.bounding_box():
-                return loc.first
+        if loc.count() and loc.first.bounding_box():
+            return loc.first
         page.wait_for_timeout(200)
-    raise TimeoutError("no drawable canvas on the page")
+    raise TimeoutError("no drawing canvas on the page")
+
+
+def live_status(page, timeout: float = 60.0, every_model: bool = True) -> str:
+    """Wait until the canvas's browser models have started or failed: "live" (and, with ``every_model``, every
+    chosen model is in: they arrive one by one, the canvas is live from the first) or "off" (data-status)."""
+    root = page.locator(".ll-draw").first
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        status = root.get_attribute("data-status") if root.count() else None
+        waiting = every_model and status == "live" and page.locator(".ll-recons figure.ll-waiting").count()
+        if status == "off" or (status == "live" and not waiting):
+            return status
+        page.wait_for_timeout(100)
+    raise TimeoutError(f"the canvas's browser models neither started nor failed in {timeout:.0f} s")
+
+
+def live_marks(page) -> dict:
+    """The canvas's own timing marks (ui/frontend/src/draw.js): updates [{move, painted, shown}], ready, status,
+    guess and the last 28x28 input."""
+    return page.evaluate("() => JSON.parse(JSON.stringify(window.__latentLab || null))")
 
 
 def stroke(page, points=SEVEN, steps: int = 8) -> None:

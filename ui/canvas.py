@@ -1,74 +1,114 @@
-"""The drawing canvas, read through a bounded path.
+"""The drawing canvas: a component of our own (Streamlit Custom Components v2, no iframe), in ``ui/frontend``.
 
-``st_canvas`` hands back a result whose ``image_data`` decodes the browser's PNG with no size limit, and that
-PNG comes from the network: a scripted client can send a few KB that decode to gigabytes. So this mounts the
-component's own frontend (``streamlit_drawable_canvas.out``) with exactly the arguments ``st_canvas`` would
-send, and reads the raw data URL through :func:`aecore.preprocess.canvas_from_data_url`, which checks its
-size before decoding a pixel.
+The browser side (``frontend/src``, built into ``frontend/dist`` with the pinned ONNX Runtime Web) draws, and,
+when asked, runs the chosen models and the reference classifier in the browser on every animation frame while
+the pen moves. Python hears from it once per stroke: the canvas as a PNG data URL, read through
+:func:`aecore.preprocess.canvas_from_data_url` (the size is checked before a pixel is decoded), and once when
+the browser models start (``live``) or cannot (``off: <why>``).
+
+Streamlit serves a v2 component's files from its ``asset_dir``, found by scanning installed distributions for a
+``pyproject.toml``; an editable install (``./run.sh app``) has none to find, so :func:`_serve` registers the
+folders itself: the component's ``frontend/dist``, and the folders of the models' ONNX exports
+(:mod:`aecore.onnx_export`), which are stored gzipped and handed out as they are (no compression per request).
 
 The canvas keeps its pixels at every width (a stroke maps 1:1 to what the model reads): the column that holds
-it never gets narrower than the canvas, and the toolbar the component floats above it gets a band of its own
-instead of covering the text there.
+it never gets narrower than the canvas.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-import streamlit as st
 
+from aecore import onnx_export
 from aecore.preprocess import PreprocessError, canvas_from_data_url
 
+PROJECT = "latent-lab"
+COMPONENT = f"{PROJECT}.draw"
+FRONTEND = Path(__file__).resolve().parent / "frontend" / "dist"
 
-def _ignore() -> None:
-    """The component only reports the state keys that have a change callback."""
+
+def _roots() -> dict[str, Path]:
+    """Served folders by component name: the component's files and the ONNX exports (see aecore.onnx_export)."""
+    return {"draw": FRONTEND, "exports": onnx_export.cache_dir(), "shipped-exports": onnx_export.SHIPPED_DIR}
+
+
+def _serve() -> None:
+    """Register the served folders with this server's component manager (once per server and folder)."""
+    from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
+    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+
+    from aecore import __version__
+
+    manager = get_bidi_component_manager()
+    for name, folder in _roots().items():
+        if name == "exports":
+            folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir() or manager.get_component_asset_root(f"{PROJECT}.{name}") == folder.resolve():
+            continue
+        manager.register_from_manifest(
+            ComponentManifest(name=PROJECT, version=__version__, components=[ComponentConfig(name, asset_dir=".")]),
+            folder)
+
+
+def export_file(path: Path) -> str:
+    """The name the browser asks the server for: ``<component>/<file>`` (live.js turns it into a URL)."""
+    shipped = path.parent.resolve() == onnx_export.SHIPPED_DIR.resolve()
+    return f"{PROJECT}.{'shipped-exports' if shipped else 'exports'}/{path.name}"
 
 
 def _layout_css(key: str, size: int) -> str:
     box = ".st-key-" + re.sub(r"[^\w-]", "-", key)  # Streamlit's class for the element with this key
-    # the column is exactly as wide as the canvas; the others share the rest (or wrap below it on a phone)
-    return (f"<style>[data-testid=stColumn]:has({box}) {{ flex: 0 0 {size + 4}px; min-width: {size + 4}px; }}"
+    # the column is at least as wide as the canvas; the others share the rest (or wrap below it on a phone)
+    return (f"<style>[data-testid=stColumn]:has({box}) {{ flex: 1 0 {size + 4}px; min-width: {size + 4}px; }}"
             f" [data-testid=stHorizontalBlock]:has({box}) > [data-testid=stColumn]:not(:has({box}))"
-            f" {{ flex: 1 1 12rem; min-width: 0; }} {box} {{ padding-top: 2.75rem; }}"
+            f" {{ flex: 1 1 12rem; min-width: 0; }}"
             f" @media (max-width: 640px) {{ [data-testid=stColumn]:has({box}) {{ flex: 1 1 100%; }} }}</style>")
 
 
-def drawing_canvas(key: str, size: int = 280, stroke_width: int = 22) -> np.ndarray | None:
-    """A square freedraw canvas, white strokes on black; returns its RGBA array (size, size, 4) uint8, or None
-    while nothing has been drawn. Raises PreprocessError (one-line message) if the browser sent a bad value."""
-    import streamlit_drawable_canvas as sdc
+def _ignore() -> None:
+    """The component reports only the state keys that have a change callback."""
 
+
+class Sketch(NamedTuple):
+    rgba: np.ndarray | None  # the drawing (size, size, 4) uint8, or None while nothing is drawn
+    status: str | None  # None (no word yet), "live" (the browser runs the models), or "off: <why>"
+
+    @property
+    def live(self) -> bool:
+        return self.status == "live"
+
+    @property
+    def problem(self) -> str | None:
+        return self.status[5:] if self.status and self.status.startswith("off: ") else None
+
+
+def sketch(key: str, size: int = 280, stroke_width: int = 22, models: list[dict] | None = None,
+           classifier: dict | None = None) -> Sketch:
+    """The canvas, running ``models`` (specs from :func:`model_spec`) and ``classifier`` in the browser when given.
+    Raises PreprocessError (one line) if the browser sent a bad value."""
+    import streamlit as st
+
+    _serve()
     st.html(_layout_css(key, size))
-
-    # The payload st_canvas(stroke_width=..., stroke_color="#FFFFFF", background_color="#000000", height=size,
-    # width=size, drawing_mode="freedraw", return_image_data=True, key=key) builds; a test checks it still does.
-    drawing = {"objects": [], "background": "#000000"}
-    data = {
-        "fillColor": "#eee",
-        "strokeWidth": stroke_width,
-        "strokeColor": "#FFFFFF",
-        "backgroundColor": "#000000",
-        "backgroundImageURL": None,
-        "realtimeUpdateStreamlit": True,
-        "canvasWidth": size,
-        "canvasHeight": size,
-        "drawingMode": "freedraw",
-        "initialDrawing": drawing,
-        "displayRadius": 3,
-        "returnImageData": True,
-        "disabled": False,
-        "backgroundImageFit": "stretch",
-        "maxDisplayHeight": None,
-        "fontSize": 20,
-        "label": "",
-    }
-    result = sdc.out(data=data, key=key, default={"drawing": {"raw": drawing, "data": None}, "backgroundFit": None},
-                     on_drawing_change=_ignore, on_backgroundFit_change=_ignore, width="content", height="content")
-    state = result.get("drawing")
-    if state is None:
-        return None
-    if not isinstance(state, dict):
+    mount = st.components.v2.component(COMPONENT, js="draw.js", css="draw.css")
+    data = {"size": size, "brush": stroke_width, "models": models or [], "classifier": classifier,
+            "live": bool(models or classifier)}
+    result = mount(key=key, data=data, default={"drawing": None, "status": None}, on_drawing_change=_ignore,
+                   on_status_change=_ignore, width="stretch", height="content")
+    url, status = result.get("drawing"), result.get("status")
+    status = status[:300] if isinstance(status, str) else None
+    if url is None:
+        return Sketch(None, status)
+    if not isinstance(url, str):
         raise PreprocessError("the canvas sent something that is not a drawing", "not_image")
-    url = state.get("data")
-    return None if url is None else canvas_from_data_url(url, (size, size))
+    return Sketch(canvas_from_data_url(url, (size, size)), status)
+
+
+def drawing_canvas(key: str, size: int = 280, stroke_width: int = 22) -> np.ndarray | None:
+    """A square canvas, white strokes on black; returns its RGBA array (size, size, 4) uint8, or None while
+    nothing has been drawn. Raises PreprocessError (one-line message) if the browser sent a bad value."""
+    return sketch(key, size, stroke_width).rgba

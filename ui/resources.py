@@ -113,6 +113,39 @@ def model(entry: ModelEntry):
     return load_model(entry)[0]
 
 
+@per_model("Preparing the model for your browser (once)…")
+def browser_model(entry: ModelEntry) -> dict | None:
+    """What the browser needs to run a model (ui.canvas): its ONNX export's served name, its code size and whether
+    it takes a label; made on first use (aecore.onnx_export). None when it cannot be exported here."""
+    from aecore import onnx_export
+    from latent_lab.ui.canvas import export_file
+
+    found = onnx_export.find(entry.sha256)
+    latent = entry.latent_dim if found else None
+    try:
+        path = found or onnx_export.ensure(entry.sha256, lambda: model(entry))
+        latent = latent or model(entry).latent_dim
+    except (onnx_export.ExportUnavailable, OSError):
+        return None
+    return {"name": entry.name, "file": export_file(path), "latent": int(latent), "conditional": entry.conditional,
+            "bytes": path.stat().st_size}  # the canvas fetches the small ones first
+
+
+@st.cache_resource(show_spinner=False)
+def browser_classifier() -> dict | None:
+    """The reference classifier for the browser (see browser_model), or None."""
+    from aecore import onnx_export
+    from aecore.classifier import CLASSIFIER_PATH
+    from latent_lab.ui.canvas import export_file
+
+    if classifier() is None:
+        return None
+    try:
+        return {"file": export_file(onnx_export.ensure(catalog.file_sha256(CLASSIFIER_PATH), classifier))}
+    except (onnx_export.ExportUnavailable, OSError):
+        return None
+
+
 @per_model("Encoding the test split…")
 def codes(entry: ModelEntry):
     """Test codes (N, D): memory, then disk cache, else computed."""

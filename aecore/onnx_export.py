@@ -1,0 +1,186 @@
+"""ONNX forms of the models and the reference classifier, for running them in a browser (ONNX Runtime Web).
+
+One graph per checkpoint answers all three questions the browser asks, on one digit at a time (batch 1):
+
+==================  ====================  ==========================================================
+input               shape                 meaning
+==================  ====================  ==========================================================
+``image``           (1, 1, 28, 28)        a digit in [0, 1]
+``code``            (1, latent_dim)       a latent code to decode
+``label``           (1,)                  conditional models only: the digit, as a float (no int64:
+                                          ONNX Runtime Web hands int64 around as BigInt)
+==================  ====================  ==========================================================
+
+Outputs: ``reconstruction`` (the image rebuilt), ``latent`` (its code), ``decoded`` (``code`` decoded) and, for
+the VAE family, ``logvar`` (the posterior's log-variance; ``latent`` is its mean). The VQ-VAE exports its
+eval-only path (nearest codebook entries, no codebook updates). The classifier's graph maps ``image`` to
+``probabilities`` (1, 10).
+
+Exports are keyed by the checkpoint's sha256 (and :data:`FORMAT`), stored gzipped (the server hands the
+bytes out as they are, the browser unpacks them) in the shipped folder (package data: the pretrained
+models', made by ``scripts/export_onnx.py`` and ``aecore pretrain``) or else the user cache
+(``~/.cache/aecore/onnx``), where :func:`ensure` writes one on first use. Exporting needs the ``onnx`` and
+``onnxscript`` packages; running the graphs in Python (the parity tests) needs ``onnxruntime``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from aecore import storage
+from aecore.errors import UserError
+
+FORMAT = 1  # the graphs' inputs and outputs above; a change makes every older export a miss
+SHIPPED_DIR = storage.asset("onnx")
+SUFFIX = f"-f{FORMAT}.onnx.gz"
+
+
+class ExportUnavailable(UserError):
+    """The packages that write ONNX are missing, or this model cannot be exported."""
+
+
+def cache_dir() -> Path:
+    return storage.cache_root() / "onnx"
+
+
+def file_name(sha256: str) -> str:
+    return f"{sha256}{SUFFIX}"
+
+
+def find(sha256: str) -> Path | None:
+    """The stored export of the checkpoint with this sha256: shipped first, then the user cache."""
+    for folder in (SHIPPED_DIR, cache_dir()):
+        path = folder / file_name(sha256)
+        if path.is_file():
+            return path
+    return None
+
+
+class _Graph(nn.Module):
+    """An autoencoder's three answers in one forward pass (see the module docstring)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.posterior = hasattr(model, "encode_distribution")
+
+    def forward(self, image, code, label=None):
+        m = self.model
+        labels = label.long() if label is not None else None
+        if self.posterior:
+            mu, logvar = m.encode_distribution(image, labels)
+            return m.decode(mu, labels), mu, m.decode(code, labels), logvar
+        latent = m.encode(image, labels)
+        return m.decode(latent, labels), latent, m.decode(code, labels)
+
+
+class _Classifier(nn.Module):
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, image):
+        return torch.softmax(self.classifier(image), dim=1)
+
+
+def signature(model) -> tuple[list[str], list[str]]:
+    """(input names, output names) of a model's graph."""
+    inputs = ["image", "code"] + (["label"] if model.conditional else [])
+    outputs = ["reconstruction", "latent", "decoded"] + (["logvar"] if hasattr(model, "encode_distribution") else [])
+    return inputs, outputs
+
+
+def _onnx_bytes(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str]) -> bytes:
+    try:
+        import onnx  # noqa: F401 - the exporter needs both; say so in one line rather than deep inside torch
+        import onnxscript  # noqa: F401
+    except ImportError as e:
+        raise ExportUnavailable(f"exporting a model for the browser needs the {e.name} package "
+                                "(pip install onnx onnxscript)") from None
+    module.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the exporter's notes on its own internals
+        program = torch.onnx.export(module, args, dynamo=True, external_data=False, input_names=inputs,
+                                    output_names=outputs, verbose=False)
+    if program is None:
+        raise ExportUnavailable("the ONNX exporter returned nothing")
+    return program.model_proto.SerializeToString()
+
+
+def export_model(model) -> bytes:
+    """The ONNX graph of an autoencoder (see the module docstring), as bytes."""
+    model = model.cpu().eval()
+    inputs, outputs = signature(model)
+    args = (torch.rand(1, 1, 28, 28), torch.zeros(1, model.latent_dim))
+    if model.conditional:
+        args += (torch.zeros(1),)
+    try:
+        return _onnx_bytes(_Graph(model), args, inputs, outputs)
+    except ExportUnavailable:
+        raise
+    except Exception as e:  # noqa: BLE001 - the exporter raises many kinds; the page needs one line
+        raise ExportUnavailable(f"{model.variant} could not be exported for the browser "
+                                f"({type(e).__name__})") from e
+
+
+def export_classifier(classifier) -> bytes:
+    """The reference classifier's graph: ``image`` -> ``probabilities``."""
+    return _onnx_bytes(_Classifier(classifier.cpu().eval()), (torch.rand(1, 1, 28, 28),), ["image"],
+                       ["probabilities"])
+
+
+def pack(onnx: bytes) -> bytes:
+    """The stored form: gzip with no file name or time in its header, so one graph always packs the same."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as f:
+        f.write(onnx)
+    return out.getvalue()
+
+
+def unpack(path: Path) -> bytes:
+    return gzip.decompress(Path(path).read_bytes())
+
+
+def write(sha256: str, onnx: bytes, folder: Path | None = None) -> Path:
+    return storage.write_atomic((folder or cache_dir()) / file_name(sha256), pack(onnx))
+
+
+def ensure(sha256: str, load) -> Path:
+    """The export of the checkpoint with this sha256: stored, else made from ``load()`` (the model, or the
+    classifier when ``load`` returns one) and written to the user cache. OSError when the cache cannot be
+    written; ExportUnavailable when the model cannot be exported."""
+    found = find(sha256)
+    if found is not None:
+        return found
+    thing = load()
+    onnx = export_model(thing) if hasattr(thing, "latent_dim") else export_classifier(thing)
+    return write(sha256, onnx)
+
+
+def session(path: Path):
+    """An onnxruntime (Python) session on a stored export: for tests and the parity checks."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(unpack(path), options, providers=["CPUExecutionProvider"])
+
+
+def run(sess, model, images: torch.Tensor, codes: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Every output of a model's graph for a batch, one digit at a time (the graphs take batch 1)."""
+    names = [o.name for o in sess.get_outputs()]
+    codes = codes if codes is not None else torch.zeros(len(images), model.latent_dim)
+    rows = []
+    for i in range(len(images)):
+        feed = {"image": images[i: i + 1].numpy(), "code": codes[i: i + 1].numpy()}
+        if model.conditional:
+            feed["label"] = labels[i: i + 1].float().numpy()
+        rows.append(sess.run(names, feed))
+    return {n: torch.cat([torch.from_numpy(r[k]) for r in rows]) for k, n in enumerate(names)}

@@ -1,0 +1,197 @@
+"""The models in the browser (ui/frontend), in Chromium: real pointer strokes, read through the component's own
+marks (window.__latentLab, data-status on the canvas).
+
+- While the pen moves, every chosen model's reconstruction and the classifier's guess are painted, before the
+  pen lifts (so before Python hears anything).
+- One preprocessing: the browser's copy of aecore.preprocess makes the same 28x28 digit from the 500 canvas
+  drawings of tests/data/drawings.npz (mean absolute pixel difference <= 0.01), and the classifier, run in
+  the browser on its digits, answers as torch does on aecore's, on every one.
+- The fallback, forced by refusing the runtime's download: the page says so in one line and the server answers.
+
+    python -m pytest -m browser tests/test_browser_live.py
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from .browser_support import (
+    ARTIFACTS,
+    SEVEN,
+    VIEWPORT,
+    AppServer,
+    app_env,
+    canvas,
+    chosen,
+    chromium,
+    live_marks,
+    live_status,
+    missing_browser,
+    open_page,
+    problems,
+    settle,
+    stroke,
+    wait_text,
+)
+from .conftest import full_data_dir
+
+pytestmark = [pytest.mark.browser]
+_why = missing_browser()
+if _why:
+    pytest.skip(f"browser tests need Playwright and Chromium: {_why}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-live")
+    full = full_data_dir()
+    env = app_env(root / "models", root / "cache", AECORE_DATA_DIR=full or root)
+    app = AppServer(env, root / "server.log")
+    app.start(timeout=60)
+    try:
+        yield app
+    finally:
+        app.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / "server.log", ARTIFACTS / "server-live.log")
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def test_every_model_answers_while_the_pen_moves(server, page):
+    open_page(page, server.url, "Draw", "Draw", timeout=180)
+    assert live_status(page) == "live"
+    box = canvas(page).bounding_box()
+    page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
+    page.mouse.down()
+    for a, b in zip(SEVEN, SEVEN[1:], strict=False):
+        for k in range(1, 13):
+            page.mouse.move(box["x"] + a[0] + (b[0] - a[0]) * k / 12, box["y"] + a[1] + (b[1] - a[1]) * k / 12)
+            page.wait_for_timeout(16)  # a hand moves over several frames
+    marks = live_marks(page)  # the pen is still down: Python has heard nothing yet
+    shown = [u for u in marks["updates"] if u["shown"]]
+    assert len(shown) >= 10, marks["updates"][-5:]
+    assert marks["guess"] == 7
+    recon = page.locator(".ll-recons figcaption").all_inner_texts()
+    assert sorted(c.split(": MSE ")[0] for c in recon) == sorted(chosen(page, "Models"))
+    assert all(re.search(r": MSE \d\.\d{4}$", c) for c in recon), recon
+    page.mouse.up()
+    wait_text(page, "nearest test digits in latent space")  # the server's part, once the pen lifts
+    settle(page)
+    assert not problems(page)
+
+
+def test_undo_and_clear_act_on_the_drawing(server, page):
+    open_page(page, server.url, "Draw", "Draw", timeout=180)
+    live_status(page)
+    stroke(page, SEVEN)
+    wait_text(page, "nearest test digits in latent space")
+    page.get_by_role("button", name="Undo", exact=True).click()
+    wait_text(page, "Draw a digit on the black canvas")
+    stroke(page, SEVEN)
+    wait_text(page, "nearest test digits in latent space")
+    page.get_by_role("button", name="Clear", exact=True).click()
+    wait_text(page, "Draw a digit on the black canvas")
+    settle(page)
+    assert not problems(page)
+
+
+def canvas_drawings():
+    """(PNG bytes of each canvas drawing's grey levels, aecore's 28x28 digit of it) for the fixture set."""
+    import io
+
+    from PIL import Image
+
+    from aecore import preprocess
+
+    from .drawings import raw_inputs
+
+    pngs, digits = [], []
+    for _, _, how, rgba in raw_inputs():
+        if how == "canvas":
+            buf = io.BytesIO()
+            Image.fromarray(rgba[..., 0], "L").save(buf, "PNG")
+            pngs.append(base64.b64encode(buf.getvalue()).decode())
+            digits.append(preprocess.from_canvas(rgba))
+    return pngs, np.stack(digits)
+
+
+PARITY_JS = """async ([base, pngs, classifier]) => {
+  const pre = await import(base + "/preprocess.js");
+  const live = await import(base + "/live.js");
+  const sess = await live.session(classifier);
+  const ort = await live.ort();
+  const out = [];
+  for (const b64 of pngs) {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], {type: "image/png"}),
+                                           {colorSpaceConversion: "none", premultiplyAlpha: "none"});
+    const c = new OffscreenCanvas(bitmap.width, bitmap.height), ctx = c.getContext("2d");
+    ctx.drawImage(bitmap, 0, 0);
+    const rgba = ctx.getImageData(0, 0, c.width, c.height).data;
+    const digit = pre.digitFromCanvas(rgba, c.width, c.height);
+    const probs = (await sess.run({image: new ort.Tensor("float32", digit, [1, 1, 28, 28])})).probabilities.data;
+    out.push({digit: Array.from(digit), guess: probs.indexOf(Math.max(...probs))});
+  }
+  return out;
+}"""
+
+
+def test_the_browser_preprocesses_and_classifies_as_aecore_does(server, page):
+    from aecore.classifier import load_classifier
+
+    open_page(page, server.url, "Draw", "Draw", timeout=180)
+    assert live_status(page) == "live"
+    base = f"{server.url}/_stcore/bidi-components/latent-lab.draw"
+    classifier = _classifier_file()
+    pngs, want = canvas_drawings()
+    got = []
+    for i in range(0, len(pngs), 100):
+        got += page.evaluate(PARITY_JS, [base, pngs[i: i + 100], classifier])
+    digits = np.array([g["digit"] for g in got], dtype=np.float32).reshape(want.shape)
+    diff = np.abs(digits - want).mean(axis=(1, 2))
+    assert len(got) == 500 and float(diff.mean()) <= 0.01 and float(diff.max()) <= 0.05, (diff.mean(), diff.max())
+    torch_guess = load_classifier().probabilities(torch.from_numpy(want)[:, None]).argmax(1).numpy()
+    assert [g["guess"] for g in got] == torch_guess.tolist()
+
+
+def _classifier_file() -> str:
+    """The classifier's export as the Draw page hands it to the canvas (the served name live.js fetches)."""
+    from aecore import onnx_export
+    from aecore.catalog import file_sha256
+    from aecore.classifier import CLASSIFIER_PATH
+
+    return f"latent-lab.exports/{onnx_export.file_name(file_sha256(CLASSIFIER_PATH))}"
+
+
+def test_where_the_browser_cannot_run_them_the_page_says_so_and_the_server_answers(server, page):
+    page.route(re.compile(r".*ort-wasm-simd-threaded\.wasm\.gz.*"), lambda route: route.abort())
+    open_page(page, server.url, "Draw", "Draw", timeout=180)
+    assert live_status(page) == "off"
+    line = wait_text(page, re.compile(r"^The models run on the server: this browser cannot run them \(.+\)\.$"))
+    assert line.is_visible()
+    stroke(page, SEVEN)
+    wait_text(page, "nearest test digits in latent space")
+    settle(page)
+    recon = page.eval_on_selector_all("[data-testid=stImageCaption]", "els => els.map(e => e.innerText)")
+    assert sorted(c.split(": MSE ")[0] for c in recon if ": MSE " in c) == sorted(chosen(page, "Models"))
+    assert page.locator(".ll-live").is_hidden() and not problems(page)

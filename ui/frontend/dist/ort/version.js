@@ -1,0 +1,1 @@
+export const ORT_VERSION = "1.30.0";
