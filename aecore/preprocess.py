@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from aecore.errors import UserError
+from aecore.paper import solid, under_uneven_light, unenlarged
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 4096
@@ -144,17 +145,27 @@ def _upload_ink(data: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
         grey = grey * alpha + (0.0 if light_strokes else 1.0) * (1 - alpha)
     else:
         grey = _grey(img)
+    grey = unenlarged(grey)
     if grey.shape[0] < 2 or grey.shape[1] < 2:
         raise PreprocessError("the image is too small to hold a digit", "no_digit")
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     background = float(np.median(border))
-    if background > 0.5:  # dark ink on light paper: invert
-        grey = 1.0 - grey
+    dark_ink = background > 0.5
+    if dark_ink:  # dark ink on light paper: invert
         background = 1.0 - background
-    top = float(np.percentile(grey, 99.5))
+    plain = 1.0 - grey if dark_ink else grey
+    top = float(np.percentile(plain, 99.5))
     if top - background < 0.15:
         raise PreprocessError("no digit found: the picture has too little contrast", "no_digit")
-    ink = np.clip((grey - background) / (top - background), 0.0, 1.0)
+    ink = np.clip((plain - background) / (top - background), 0.0, 1.0)
+    # Shadows and light falling off across a photo are not ink: read the ink against the paper's own light
+    # around it, over a window a few strokes wide (the strokes' width from the surely-ink pixels: shadows are
+    # fainter), unless that loses the strokes themselves.
+    strong = ink >= 0.7
+    perimeter = np.abs(np.diff(strong, axis=0)).sum() + np.abs(np.diff(strong, axis=1)).sum()
+    lit = under_uneven_light(grey, dark_ink, 2 * strong.sum() / max(perimeter, 1))
+    if lit is not None and (lit[strong] >= 0.5).mean() >= 0.9:
+        ink = lit
     ink[ink < 0.25] = 0.0  # paper texture and lighting gradients are not ink
     return ink, notes
 
@@ -183,11 +194,13 @@ def to_mnist(ink: np.ndarray, *, source: str = "canvas") -> np.ndarray:
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     crop = ink[r0:r1, c0:c1]
     h, w = crop.shape
-    if source != "canvas" and mask[r0:r1, c0:c1].mean() > 0.85 and min(h, w) > max(8, 0.4 * max(h, w)):
+    if source != "canvas" and solid(crop):
         raise PreprocessError("no digit found: the dark area is a solid block, not strokes", "no_digit")
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = Image.fromarray((crop * 255).astype(np.uint8), "L").resize((nw, nh), Image.LANCZOS)
+    # A small picture enlarged: bicubic, not Lanczos, whose ringing would draw its pixels' edges.
+    resample = Image.BICUBIC if source != "canvas" and scale > 1 else Image.LANCZOS
+    small = Image.fromarray((crop * 255).astype(np.uint8), "L").resize((nw, nh), resample)
     small = np.asarray(small, dtype=np.float32) / 255.0
     frame = np.zeros((SIZE, SIZE), np.float32)
     top, left = (SIZE - nh) // 2, (SIZE - nw) // 2
@@ -204,6 +217,10 @@ def to_mnist(ink: np.ndarray, *, source: str = "canvas") -> np.ndarray:
     out = np.zeros_like(frame)
     out[max(dy, 0): SIZE + min(dy, 0), max(dx, 0): SIZE + min(dx, 0)] = \
         frame[max(-dy, 0): SIZE - max(dy, 0), max(-dx, 0): SIZE - max(dx, 0)]
+    if source != "canvas" and scale > 1.5:
+        # A digit enlarged from a few pixels is soft all over: its strokes' edges get MNIST's crisper
+        # profile back (and the heavy ink of a tiny picture no longer fills its loops).
+        out = (out - 0.1) / 0.5
     return np.clip(out, 0.0, 1.0)
 
 

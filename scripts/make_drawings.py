@@ -259,13 +259,13 @@ def build(seed: int = 0) -> dict[str, np.ndarray]:
             "blobs": np.frombuffer(b"".join(blobs), np.uint8)}
 
 
-def contact_sheet(path: Path, per_row: int = 40):
+def contact_sheet(path: Path, per_row: int = 40, data: Path | None = None):
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests import drawings
 
-    ds = drawings.load()
+    ds = drawings.load(data or drawings.DRAWINGS_PATH)
     order = np.argsort(ds.labels.numpy(), kind="stable")
     imgs = (ds.images[order, 0].numpy() * 255).astype(np.uint8)
     rows = (len(imgs) + per_row - 1) // per_row

@@ -18,14 +18,19 @@ import numpy as np
 from aecore import preprocess
 
 DRAWINGS_PATH = Path(__file__).resolve().parent / "data" / "drawings.npz"
+# Digits from sources that differ from MNIST, from drawings.npz and from the classifier's augmentations
+# (scripts/make_heldout.py): HELDOUT_PATH only ever evaluates; TUNING_PATH (other fonts and writers) tunes.
+HELDOUT_PATH = DRAWINGS_PATH.with_name("drawings_heldout.npz")
+TUNING_PATH = DRAWINGS_PATH.with_name("drawings_tuning.npz")
 
 
 @dataclass
 class Drawings:
     images: object  # (N, 1, 28, 28) float32 tensor, after preprocessing
     labels: object  # (N,) int64 tensor
-    sources: np.ndarray  # "canvas", "scan" or "font:<font file stem>" per digit
+    sources: np.ndarray  # "<kind>" or "<kind>:<font, writer or picture>" per digit
     paths: np.ndarray  # "canvas" or "upload": which preprocess entry point read it
+    refused: np.ndarray  # True where preprocessing refused the input (its image is all zeros)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -34,11 +39,11 @@ class Drawings:
         import torch
 
         idx = torch.from_numpy(np.nonzero(mask)[0])
-        return Drawings(self.images[idx], self.labels[idx], self.sources[mask], self.paths[mask])
+        return Drawings(self.images[idx], self.labels[idx], self.sources[mask], self.paths[mask], self.refused[mask])
 
     @property
     def kinds(self) -> np.ndarray:
-        """Source without the font name: canvas, scan or font."""
+        """Source without the font or writer: canvas, scan, font, photo or lowres."""
         return np.array([s.split(":")[0] for s in self.sources])
 
 
@@ -60,33 +65,43 @@ def raw_inputs(path: Path = DRAWINGS_PATH):
 
 
 def load(path: Path = DRAWINGS_PATH) -> Drawings:
+    """Every digit of a drawings file, read as the page reads it; a refused input is kept, as zeros, and
+    marked, so that it counts as a digit the page could not read."""
     import torch
 
-    digits, labels, sources, paths = [], [], [], []
+    digits, labels, sources, paths, refused = [], [], [], [], []
     for label, source, how, raw in raw_inputs(path):
-        digits.append(preprocess.from_canvas(raw) if how == "canvas" else preprocess.from_bytes(raw))
+        try:
+            digits.append(preprocess.from_canvas(raw) if how == "canvas" else preprocess.from_bytes(raw))
+            refused.append(False)
+        except preprocess.PreprocessError:
+            digits.append(np.zeros((preprocess.SIZE, preprocess.SIZE), np.float32))
+            refused.append(True)
         labels.append(label)
         sources.append(source)
         paths.append(how)
     images = torch.from_numpy(np.stack(digits)).unsqueeze(1)
-    return Drawings(images, torch.tensor(labels, dtype=torch.int64), np.array(sources), np.array(paths))
+    return Drawings(images, torch.tensor(labels, dtype=torch.int64), np.array(sources), np.array(paths),
+                    np.array(refused))
 
 
 def accuracy_by_kind(classifier, drawings: Drawings) -> dict[str, float]:
-    """The classifier's accuracy on the whole set ("all") and on each kind of input."""
-    right = (classifier.probabilities(drawings.images).argmax(1) == drawings.labels).numpy()
+    """The classifier's accuracy on the whole set ("all") and on each kind of input; a refused input is wrong."""
+    right = (classifier.probabilities(drawings.images).argmax(1) == drawings.labels).numpy() & ~drawings.refused
     kinds = drawings.kinds
     return {"all": float(right.mean()), **{k: float(right[kinds == k].mean()) for k in np.unique(kinds)}}
 
 
 def reconstruction_ratio(model, drawings: Drawings, test) -> dict[str, float]:
     """A model's mean reconstruction MSE on the drawings and on the MNIST test split, and their ratio.
-    A conditional model is given each digit's true label, as the Draw page gives it the chosen one."""
+    A conditional model is given each digit's true label, as the Draw page gives it the chosen one. Refused
+    inputs are left out (they have nothing to reconstruct); ``refused`` says how many there were."""
     from aecore.metrics import per_image_mse, reconstruct_all
 
     def mse(images, labels):
         return float(per_image_mse(reconstruct_all(model, images, labels if model.conditional else None),
                                    images).mean())
 
-    ours, mnist = mse(drawings.images, drawings.labels), mse(test.images, test.labels)
-    return {"drawings_mse": ours, "mnist_mse": mnist, "ratio": ours / mnist}
+    read = drawings.where(~drawings.refused)
+    ours, mnist = mse(read.images, read.labels), mse(test.images, test.labels)
+    return {"drawings_mse": ours, "mnist_mse": mnist, "ratio": ours / mnist, "refused": int(drawings.refused.sum())}

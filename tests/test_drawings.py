@@ -1,5 +1,8 @@
 """Digits that are not from MNIST, read as the Draw page reads them (tests/drawings.py): the reference
-classifier recognises them, and every shipped MNIST autoencoder reconstructs them about as well as MNIST."""
+classifier recognises them, and every shipped MNIST autoencoder reconstructs them about as well as MNIST.
+The held-out set (sources kept apart from everything the preprocessing and the classifier were built or
+tuned on) holds the targets of issue #26; those not reached yet are strict xfails with the measured
+numbers (bench/bench_drawings.py), next to floors that keep what is reached."""
 
 import numpy as np
 import pytest
@@ -11,11 +14,20 @@ from aecore.pretrain import MODELS_DIR
 from tests import drawings
 
 DRAWINGS_ACCURACY, MNIST_ACCURACY, MAX_RATIO = 0.98, 0.993, 1.3
+HELDOUT_FLOOR, HELDOUT_RATIO_FLOOR = 0.93, 1.5  # what is reached now (lowest: photos 93.5%, cvae 1.45)
+# Shipped models over MAX_RATIO on the held-out drawings (measured: vae 1.32, conv_vae 1.32, cvae 1.45); their
+# canvas (Hershey stroke fonts) and low-resolution digits are the farthest from MNIST for a VAE's blur.
+HELDOUT_OVER = {"vae", "conv_vae", "cvae"}
 
 
 @pytest.fixture(scope="module")
 def drawn():
     return drawings.load()
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    return drawings.load(drawings.HELDOUT_PATH)
 
 
 @pytest.fixture(scope="module")
@@ -62,4 +74,46 @@ def test_shipped_autoencoders_reconstruct_drawings_about_as_well_as_mnist(name, 
         pytest.skip(f"{path.name} is not shipped")
     model, _ = checkpoint.load(path, expect_variant=name)
     r = drawings.reconstruction_ratio(model, drawn, mnist_test)
+    assert r["ratio"] <= MAX_RATIO, r
+
+
+def test_the_heldout_set_has_every_kind_balanced_and_shares_no_source_with_tuning(heldout):
+    assert drawings.HELDOUT_PATH.stat().st_size <= 2.5e6
+    assert np.bincount(heldout.labels.numpy(), minlength=10).tolist() == [len(heldout) // 10] * 10
+    assert set(heldout.kinds) == {"canvas", "font", "photo", "lowres"} and set(heldout.paths) == {"canvas", "upload"}
+
+    def origins(path):  # the font, stroke font or writer behind each digit
+        return {s.split(":", 1)[1].split("#")[0] for label, s, how, raw in drawings.raw_inputs(path)}
+
+    tuning = origins(drawings.TUNING_PATH)
+    assert len(tuning) >= 15 and not origins(drawings.HELDOUT_PATH) & tuning
+
+
+def test_no_heldout_digit_is_refused(heldout):
+    """Heavily inked 8x8 pictures, shadowed photos: every one is read (blank and solid inputs are still
+    refused: tests/test_preprocess.py)."""
+    assert not heldout.refused.any(), heldout.sources[heldout.refused]
+
+
+def test_the_reference_classifier_reads_every_kind_of_heldout_digit(heldout, classifier):
+    acc = drawings.accuracy_by_kind(classifier, heldout)
+    assert min(acc.values()) >= HELDOUT_FLOOR, acc
+
+
+@pytest.mark.xfail(strict=True, reason="not reached yet: canvas 97.3%, font 96.3%, lowres 95.0%, photo 93.5%")
+def test_the_reference_classifier_reaches_the_target_on_every_kind_of_heldout_digit(heldout, classifier):
+    acc = drawings.accuracy_by_kind(classifier, heldout)
+    assert min(acc.values()) >= DRAWINGS_ACCURACY, acc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="over 1.3 yet"))
+                                  if n in HELDOUT_OVER else n for n in VARIANTS])
+def test_shipped_autoencoders_reconstruct_heldout_digits_about_as_well_as_mnist(name, heldout, mnist_test):
+    path = MODELS_DIR / f"{name}.safetensors"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not shipped")
+    model, _ = checkpoint.load(path, expect_variant=name)
+    r = drawings.reconstruction_ratio(model, heldout, mnist_test)
+    assert r["refused"] == 0 and r["ratio"] <= HELDOUT_RATIO_FLOOR, r
     assert r["ratio"] <= MAX_RATIO, r

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 LAYERS = {
     "foundations": ["aecore.errors", "aecore.config", "aecore.metric_info", "aecore.device", "aecore.data",
                     "aecore.storage", "aecore.cache", "aecore.seeding", "aecore.noise", "aecore.images",
-                    "aecore.preprocess", "aecore.cpu"],
+                    "aecore.preprocess", "aecore.paper", "aecore.cpu"],
     "models": ["aecore.models", "aecore"],
     "engine": ["aecore.metrics", "aecore.training", "aecore.optim", "aecore.checkpoint", "aecore.generate",
                "aecore.evolution", "aecore.classifier", "aecore.pipeline", "aecore.metadata", "aecore.budget",

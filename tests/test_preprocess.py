@@ -209,3 +209,46 @@ def test_exif_orientation_is_applied():
     sideways = preprocess.from_bytes(jpeg(stored))
     assert np.abs(got - want).mean() < 0.02
     assert np.abs(sideways - want).mean() > 0.05
+
+
+def _png(a: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_shadow_across_a_photo_is_not_ink():
+    """Dark ink on paper, a soft shadow over a third of the sheet: the digit is what is read, not the shadow."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("L", (300, 300), 230)
+    ImageDraw.Draw(im).line([(150, 60), (155, 240)], fill=30, width=12)
+    yy, xx = np.mgrid[0:300, 0:300]
+    shade = 1 - 0.45 / (1 + np.exp(-(xx + yy - 420) / 10))  # the lower-right corner in shadow
+    d = preprocess.from_bytes(_png((np.asarray(im) * shade).astype(np.uint8)))
+    clean = preprocess.from_bytes(_png(np.asarray(im)))
+    assert np.abs(d - clean).mean() < 0.03
+
+
+def test_a_heavily_inked_8x8_digit_is_read_and_its_enlargements_alike():
+    """An optdigits-like 8x8 zero (ink counts 0-16 per cell): not refused as a solid block, as it is or
+    enlarged by repeating its pixels, and the enlargement reads as the picture itself."""
+    cells = np.array([[0, 6, 16, 16, 16, 12, 2, 0], [4, 16, 16, 12, 14, 16, 10, 0], [8, 16, 8, 0, 2, 16, 14, 0],
+                      [10, 16, 4, 0, 0, 14, 16, 2], [12, 16, 2, 0, 0, 14, 16, 2], [10, 16, 6, 0, 4, 16, 14, 0],
+                      [6, 16, 16, 12, 16, 16, 8, 0], [0, 8, 16, 16, 16, 10, 0, 0]])
+    grey = (255 - cells * 255 // 16).astype(np.uint8)  # dark ink on white
+    small = preprocess.from_bytes(_png(grey))
+    big = preprocess.from_bytes(_png(np.repeat(np.repeat(grey, 16, 0), 16, 1)))
+    assert small.max() > 0.9 and np.abs(small - big).max() < 1e-6
+    assert small[11:17, 11:17].mean() < 0.3  # the hole of the zero stays open
+
+
+def test_a_solid_square_is_refused_at_any_resolution():
+    for side in (8, 40, 200):
+        grey = np.full((side + 8, side + 8), 255, np.uint8)
+        grey[4:-4, 4:-4] = 0
+        with pytest.raises(PreprocessError) as e:
+            preprocess.from_bytes(_png(grey))
+        assert e.value.kind == "no_digit"

@@ -1,0 +1,66 @@
+"""What a photo or a picture file needs before its ink can be read as a digit (aecore.preprocess's uploads):
+the paper's uneven light and shadows, a thumbnail enlarged by repeating pixels, a solid block that is no digit.
+Numpy and Pillow only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+LIT_MIN_SIDE, LIT_SIDE, LIT_STROKES = 32, 96, 3  # uneven light: on pictures this large, reduced, this many strokes wide
+
+
+def unenlarged(grey: np.ndarray) -> np.ndarray:
+    """A picture enlarged by repeating each pixel f x f times (a thumbnail blown up) at its own resolution,
+    so it is enlarged once, smoothly, like any small picture, rather than read as blocks."""
+    for f in (32, 16, 8, 4, 3, 2):
+        if grey.shape[0] % f == 0 and grey.shape[1] % f == 0 and grey.shape[0] >= 4 * f and grey.shape[1] >= 4 * f:
+            small = grey[::f, ::f]
+            if np.array_equal(np.repeat(np.repeat(small, f, 0), f, 1), grey):
+                return small
+    return grey
+
+
+def window(a: np.ndarray, k: int, reduce) -> np.ndarray:
+    """``reduce`` (np.min or np.max) over a k x k window (k odd), the edges repeated."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    a = np.pad(a, k // 2, mode="edge")
+    return reduce(sliding_window_view(reduce(sliding_window_view(a, k, axis=0), axis=-1), k, axis=1), axis=-1)
+
+
+def under_uneven_light(grey: np.ndarray, dark_ink: bool, stroke: float) -> np.ndarray | None:
+    """Ink in [0, 1] measured against the paper's light estimated around each place: a grey closing (an
+    opening for light ink) of a reduced copy of the picture over LIT_STROKES times the ``stroke`` width (in
+    the picture's pixels), wider than the strokes and narrower than a shadow. Dark ink is the share of the
+    paper's light it takes away. None for small pictures and for strokes too wide to tell from the light."""
+    from PIL import Image
+
+    h, w = grey.shape
+    if min(h, w) < LIT_MIN_SIDE:
+        return None
+    scale = LIT_SIDE / max(h, w)
+    small = np.asarray(Image.fromarray(grey).resize((max(3, round(w * scale)), max(3, round(h * scale))),
+                                                    Image.BOX), np.float32)
+    k = 2 * round(LIT_STROKES * stroke * scale / 2) + 1
+    if k > max(small.shape) / 3:  # strokes too wide to tell from the light: an enlarged low-resolution picture
+        return None
+    first, then = (np.max, np.min) if dark_ink else (np.min, np.max)
+    paper = window(window(small, k, first), k, then)
+    paper = np.asarray(Image.fromarray(paper).resize((w, h), Image.BILINEAR), np.float32)
+    lit = 1.0 - grey / np.maximum(paper, 1e-3) if dark_ink else grey - paper
+    top = float(np.percentile(lit, 99.5))
+    return np.clip(lit / top, 0.0, 1.0) if top >= 0.15 else None
+
+
+def solid(crop: np.ndarray) -> bool:
+    """A squarish block with ink everywhere: seen at 8 cells on its longer side (the coarsest a digit is
+    uploaded at), every cell is more than half ink. A heavily inked digit, even an 8x8 one, has an empty part;
+    a thick bar may be a one."""
+    from PIL import Image
+
+    h, w = crop.shape
+    if min(h, w) < 0.6 * max(h, w):
+        return False
+    scale = min(1.0, 8 / max(h, w))
+    cells = Image.fromarray(crop).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX)
+    return float(np.asarray(cells).min()) > 0.5
