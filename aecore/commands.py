@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from tqdm import tqdm
 
-from aecore import data, storage
+from aecore import binarize, data, storage
 from aecore.config import ConfigError
 from aecore.models import VARIANTS, build, description, get_variant, metric_of
 
@@ -89,18 +90,23 @@ def cmd_train(args):
     _optimisers_need_no_dynamo()
 
     cls = get_variant(args.variant)
+    if args.minutes is not None and args.max_seconds is not None:
+        raise ConfigError("give --minutes or --max-seconds, not both")
+    seconds = args.minutes * 60 if args.minutes is not None else args.max_seconds
     model_cfg, cfg = preset(cls, "quick" if args.quick else "default", epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                             dataset=args.dataset, train_size=args.train_size, precision=args.precision,
-                            max_seconds=args.max_seconds)
-    if args.latent_dim is not None:
-        model_cfg["latent_dim"] = args.latent_dim
-    if args.beta is not None:
-        if not hasattr(cls.config_class, "beta"):
-            raise ConfigError(f"--beta applies to the VAE variants, not {args.variant}")
-        model_cfg["beta"] = args.beta
+                            max_seconds=seconds, binarize=args.binarize, schedule=args.schedule)
+    model_cfg.update(dict(args.set))
+    for flag, key, value in (("--latent-dim", "latent_dim", args.latent_dim), ("--beta", "beta", args.beta),
+                             ("--iwae-k", "iwae_k", args.iwae_k)):
+        if value is not None:
+            if key not in {f.name for f in fields(cls.config_class)}:
+                raise ConfigError(f"{flag} does not apply to {args.variant}")
+            model_cfg[key] = value
     model = build(args.variant, model_cfg, seed=cfg.seed)
     train_data, test = _load_splits(args.dataset, args.data_dir)
+    test = binarize.protocol(test, cfg.binarize)
     print(f"training {args.variant} on {train_data.source}: {len(train_data):,} images", file=sys.stderr)
     def measure(trained):
         if not args.fast_eval:

@@ -191,13 +191,17 @@ class Autoencoder(nn.Module):
         return AEOutput(logits, z, loss, {"recon": recon, **terms})
 
 
-def mlp(sizes: list[int], final_activation: nn.Module | None = None) -> nn.Sequential:
-    """Linear layers with ReLU between them (and an optional activation at the end)."""
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # hidden-layer nonlinearities a config may name
+
+
+def mlp(sizes: list[int], final_activation: nn.Module | None = None, activation: str = "relu") -> nn.Sequential:
+    """Linear layers with ``activation`` (ReLU by default) between them (and an optional activation at the end).
+    Every activation has no parameters, so the layer indices, hence the weights' names, are the same for all."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(ACTIVATIONS[activation]())
     if final_activation is not None:
         layers.append(final_activation)
     return nn.Sequential(*layers)
