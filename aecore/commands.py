@@ -135,18 +135,45 @@ def _checkpoint_path(text: str) -> Path:
     return shipped if not path.exists() and "/" not in text and shipped.is_file() else path
 
 
+def _nll(model, test, args) -> dict:
+    from aecore.likelihood import importance_nll
+
+    with tqdm(total=1.0, desc=f"-log p(x), K={args.nll_k}", file=sys.stderr, bar_format="{desc}: "
+              "{percentage:3.0f}% {elapsed}<{remaining}") as bar:
+        def show(fraction):
+            bar.n = fraction
+            bar.refresh()
+
+        return importance_nll(model, test, args.nll_k, seed=args.seed, on_progress=show)
+
+
 def cmd_eval(args):
     from aecore import checkpoint
+    from aecore.likelihood import MAX_K
 
+    if args.nll_k is not None and not 1 <= args.nll_k <= MAX_K:
+        raise ConfigError(f"--nll-k {args.nll_k} is out of range: allowed 1 to {MAX_K:,} (5000: the papers')")
     path = _checkpoint_path(args.checkpoint)
     model, meta = checkpoint.load(path)
+    if args.nll_k is not None and not model.has_likelihood:
+        raise ConfigError(f"--nll-k needs a model with a likelihood (a VAE variant); {meta['variant']} has none")
     dataset = meta.get("dataset", "mnist")
+    protocol = (meta.get("train_config") or {}).get("binarize", "none")
     train_data, test = _load_splits(dataset, args.data_dir)
+    test = binarize.protocol(test, protocol)  # scored as it was trained: a binarized model on binarized digits
+    if args.nll_k is not None:
+        result = {"checkpoint": str(path), "variant": meta["variant"], "binarize": protocol,
+                  "test_source": test.source, **_nll(model, test, args)}
+        print(json.dumps(result) if args.json else
+              f"{path}: -log p(x) = {result['nll']:.2f} ± {result['nll_se']:.2f} nats (K={result['k']} importance "
+              f"samples, {result['n']:,} test digits, binarize={protocol}; -ELBO {result['neg_elbo']:.2f}; "
+              f"{result['seconds']:.0f} s)")
+        return
     metrics = _evaluate(model, test, train_data, dataset)
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"{path}: {meta['variant']} trained on {dataset}")
+        print(f"{path}: {meta['variant']} trained on {dataset}" + ("" if protocol == "none" else f", binarize={protocol}"))
         for key, value in metrics.items():
             metric = metric_of(key)
             print(f"  {metric.label:22s} {metric.text(value):>14}   {metric.help}")

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from aecore.config import param
 from aecore.metric_info import Metric
-from aecore.models.base import ACTIVATIONS, N_PIXELS, AEOutput, Autoencoder, bce_with_logits, mlp
+from aecore.models.base import (ACTIVATIONS, N_PIXELS, AEOutput, Autoencoder, bce_with_logits,
+                                bernoulli_log_likelihood, mlp)
 
 
 def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -84,7 +85,7 @@ class VAEBase(Autoencoder):
         z = mu[:, None] + noise * std[:, None]
         rep_labels = None if labels is None else labels.repeat_interleave(k)
         logits = self._decode_logits(z.reshape(b * k, d), rep_labels).reshape(b, k, -1)
-        log_px_z = -bce_with_logits(logits, x.flatten(1)[:, None].expand_as(logits)).sum(2)
+        log_px_z = bernoulli_log_likelihood(logits, x.flatten(1))
         # log N(z; 0, 1) - log N(z; mu, std): the 2-pi constants cancel
         log_prior_ratio = (-0.5 * z.pow(2) + 0.5 * noise.pow(2) + 0.5 * logvar[:, None]).sum(2)
         return log_px_z, log_prior_ratio, mu, logvar, logits
