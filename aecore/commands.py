@@ -173,7 +173,8 @@ def cmd_eval(args):
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"{path}: {meta['variant']} trained on {dataset}" + ("" if protocol == "none" else f", binarize={protocol}"))
+        shown = "" if protocol == "none" else f", binarize={protocol}"
+        print(f"{path}: {meta['variant']} trained on {dataset}{shown}")
         for key, value in metrics.items():
             metric = metric_of(key)
             print(f"  {metric.label:22s} {metric.text(value):>14}   {metric.help}")

@@ -10,8 +10,15 @@ from torch import Tensor, nn
 
 from aecore.config import param
 from aecore.metric_info import Metric
-from aecore.models.base import (ACTIVATIONS, N_PIXELS, AEOutput, Autoencoder, bce_with_logits,
-                                bernoulli_log_likelihood, mlp)
+from aecore.models.base import (
+    ACTIVATIONS,
+    N_PIXELS,
+    AEOutput,
+    Autoencoder,
+    bce_with_logits,
+    bernoulli_log_likelihood,
+    mlp,
+)
 
 
 def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
