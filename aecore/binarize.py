@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aecore.seeding import generator
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported where bits are drawn: the CLI's parser reads BINARIZE without it
     from torch import Tensor
 
     from aecore.data import ImageData
@@ -40,6 +38,7 @@ def fixed(data: ImageData) -> ImageData:
     """The split's fixed binarization: one Bernoulli sample of its grey levels, drawn on the CPU from the
     split's seed (the same digits give the same bits on any machine and device)."""
     from aecore.data import ImageData
+    from aecore.seeding import generator
 
     seed = FIXED_SEEDS[data.split]
     images = sample(data.images.cpu(), generator(seed)).to(data.images.device)

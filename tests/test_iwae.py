@@ -157,3 +157,30 @@ def test_silly_values_end_in_one_line(args, status, offline):
     proc = run(*args, env_extra=offline)
     assert_one_line_error(proc)
     assert proc.returncode == status, proc.stderr
+
+
+def test_app_tells_binarized_nats_from_grey_ones():
+    from aecore import catalog, compare
+
+    class Entry:  # what the pages hold: a catalog entry, asked what it can do
+        def __init__(self, meta, variant="vae"):
+            self.meta, self.variant = meta, variant
+
+        binarize = catalog.ModelEntry.binarize
+        can = catalog.ModelEntry.can
+
+    grey, binary = Entry({"train_config": {"binarize": "none"}}), Entry({"train_config": {"binarize": "dynamic"}})
+    assert binary.binarize == "dynamic" and Entry({}).binarize == "none"
+    assert compare.nats_note([grey, binary]) == compare.NATS_NOTE
+    assert compare.nats_note([grey]) is None and compare.nats_note([Entry({}, "dense"), binary]) is None
+
+
+def test_reproduction_table_sets_the_paper_beside_our_rows():
+    from aecore import reproduction
+
+    row = {"model": "iwae_bin", "objective": "IWAE", "k": 5, "nll": 86.1234, "nll_se": 0.0612, "neg_elbo": 89.5,
+           "neg_elbo_se": 0.07, "epochs": 400, "train_minutes": 84.6, "binarize": "dynamic"}
+    text = reproduction.table([row])
+    assert "| 85.54 |" in text and "86.76" in text and "84.78" in text
+    assert "86.12 ± 0.06" in text and "89.50 ± 0.07" in text and "| 85 |" in text
+    assert "seeded" in reproduction.PROTOCOL and "Larochelle" in reproduction.PROTOCOL
