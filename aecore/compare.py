@@ -28,7 +28,8 @@ def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
 
 NATS_NOTE = ("-ELBO nats of the grey-level VAEs and of those trained on binarized digits (pixels: binary, the "
              "likelihood papers' protocol) are not comparable: the grey-level ones score grey levels under a Bernoulli "
-             "likelihood, different data with no published figures. The binarized ones compare with Burda et al.'s table "
+             "likelihood, different data with no published figures. The binarized ones compare with Burda et al.'s "
+             "table "
              "(docs/reproduction.md).")
 
 
