@@ -64,6 +64,12 @@ class ModelEntry:
         size = (self.meta.get("config") or {}).get("latent_dim") or self.metrics.get("latent_dim")
         return int(size) if isinstance(size, (int, float)) and 1 <= size <= 100_000 and size == int(size) else None
 
+    @property
+    def binarize(self) -> str:
+        """The pixels it was trained and is scored on: ``none`` (grey levels), ``dynamic`` or ``fixed``."""
+        value = (self.meta.get("train_config") or {}).get("binarize")
+        return value if isinstance(value, str) else "none"
+
     def can(self, capability: str) -> bool:
         """A capability its variant declares (``generative``, ``conditional``, ``denoises``, ``has_codebook``)."""
         from aecore.models import VARIANTS
@@ -169,8 +175,10 @@ def _user_files(folder: Path) -> list[Path]:
 
 
 def pretrained_reference(variant: str) -> dict | None:
-    """Metadata (metrics, train_config) of the pretrained model of ``variant``, if one is installed."""
-    return next((e.meta for e in list_models() if e.source == "pretrained" and e.variant == variant), None)
+    """Metadata (metrics, train_config) of the pretrained model of ``variant``, if one is installed: the file named
+    after it first (``vae``, not ``vae_bin``, a model of another protocol), else any of that variant."""
+    shipped = [e for e in list_models() if e.source == "pretrained" and e.variant == variant]
+    return next((e.meta for e in sorted(shipped, key=lambda e: e.path.stem != variant)), None)
 
 
 def load(entry_or_path) -> tuple:

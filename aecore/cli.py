@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from aecore import commands, data
+from aecore.binarize import BINARIZE
 from aecore.errors import UserError
 from aecore.models import VARIANTS, UnknownVariant
 
@@ -17,6 +18,20 @@ def _variant_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"unknown variant {', '.join(unknown) or '(none)'}: choose from "
                                          + ", ".join(VARIANTS))
     return names
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """NAME=VALUE, the value read as a whole number, a number, true/false or else a word."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    value = value.strip()
+    for cast in (int, float):
+        try:
+            return name.strip(), cast(value)
+        except ValueError:
+            pass
+    return name.strip(), {"true": True, "false": False}.get(value.lower(), value)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -46,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float)
     t.add_argument("--beta", type=float, help="KL weight (VAE variants)")
     t.add_argument("--dataset", default="mnist", choices=data.DATASETS)
+    t.add_argument("--binarize", choices=BINARIZE,
+                   help="binarized pixels (the likelihood papers' protocol): dynamic redraws each batch, fixed is one "
+                        "seeded sample; the test split is then a fixed seeded sample (default: none, grey levels)")
+    t.add_argument("--iwae-k", type=int, help="importance samples of the VAE objective (1: ELBO; more: IWAE)")
+    t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=_setting,
+                   help="any model setting, e.g. --set hidden1=200 --set activation=tanh (repeatable)")
+    t.add_argument("--schedule", choices=("onecycle", "cosine", "constant"), help="learning-rate schedule")
     t.add_argument("--train-size", type=int, help="train on a class-balanced slice of this many images")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
@@ -54,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="checkpoint path (default: VARIANT.safetensors in the current folder)")
     t.add_argument("--max-seconds", type=float,
                    help="fit the run into this many seconds here (fewer steps on a slower machine; --quick: 60)")
+    t.add_argument("--minutes", type=float, help="the same limit in minutes: the schedule anneals within it and "
+                   "the run ends cleanly, saved, when it is up")
     t.add_argument("--quick", action="store_true",
                    help="the variant's quick preset: near the shipped model's quality in about a minute")
     t.add_argument("--fast-eval", action="store_true", help="report test MSE only (skip kNN and the rest)")
@@ -65,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", parents=[common], help="evaluate a checkpoint on the test split")
     e.add_argument("checkpoint", help="a checkpoint file, or the name of a shipped model (e.g. dense)")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--nll-k", type=int, metavar="K",
+                   help="only the importance-sampled test NLL with K samples per digit, and its standard error "
+                        "(5000: the papers' estimate; VAE variants)")
+    e.add_argument("--seed", type=int, default=0, help="with --nll-k: the seed of the importance samples")
     e.set_defaults(fn=commands.cmd_eval)
     o = sub.add_parser("ood", parents=[common], help="out-of-distribution detection: AUROC of each anomaly score")
     o.add_argument("checkpoint", help="a checkpoint file, or the name of a shipped model (e.g. vae)")

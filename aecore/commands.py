@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from tqdm import tqdm
 
-from aecore import data, storage
+from aecore import binarize, data, storage
 from aecore.config import ConfigError
 from aecore.models import VARIANTS, build, description, get_variant, metric_of
 
@@ -89,18 +90,23 @@ def cmd_train(args):
     _optimisers_need_no_dynamo()
 
     cls = get_variant(args.variant)
+    if args.minutes is not None and args.max_seconds is not None:
+        raise ConfigError("give --minutes or --max-seconds, not both")
+    seconds = args.minutes * 60 if args.minutes is not None else args.max_seconds
     model_cfg, cfg = preset(cls, "quick" if args.quick else "default", epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                             dataset=args.dataset, train_size=args.train_size, precision=args.precision,
-                            max_seconds=args.max_seconds)
-    if args.latent_dim is not None:
-        model_cfg["latent_dim"] = args.latent_dim
-    if args.beta is not None:
-        if not hasattr(cls.config_class, "beta"):
-            raise ConfigError(f"--beta applies to the VAE variants, not {args.variant}")
-        model_cfg["beta"] = args.beta
+                            max_seconds=seconds, binarize=args.binarize, schedule=args.schedule)
+    model_cfg.update(dict(args.set))
+    for flag, key, value in (("--latent-dim", "latent_dim", args.latent_dim), ("--beta", "beta", args.beta),
+                             ("--iwae-k", "iwae_k", args.iwae_k)):
+        if value is not None:
+            if key not in {f.name for f in fields(cls.config_class)}:
+                raise ConfigError(f"{flag} does not apply to {args.variant}")
+            model_cfg[key] = value
     model = build(args.variant, model_cfg, seed=cfg.seed)
     train_data, test = _load_splits(args.dataset, args.data_dir)
+    test = binarize.protocol(test, cfg.binarize)
     print(f"training {args.variant} on {train_data.source}: {len(train_data):,} images", file=sys.stderr)
     def measure(trained):
         if not args.fast_eval:
@@ -129,18 +135,46 @@ def _checkpoint_path(text: str) -> Path:
     return shipped if not path.exists() and "/" not in text and shipped.is_file() else path
 
 
+def _nll(model, test, args) -> dict:
+    from aecore.likelihood import importance_nll
+
+    with tqdm(total=1.0, desc=f"-log p(x), K={args.nll_k}", file=sys.stderr, bar_format="{desc}: "
+              "{percentage:3.0f}% {elapsed}<{remaining}") as bar:
+        def show(fraction):
+            bar.n = fraction
+            bar.refresh()
+
+        return importance_nll(model, test, args.nll_k, seed=args.seed, on_progress=show)
+
+
 def cmd_eval(args):
     from aecore import checkpoint
+    from aecore.likelihood import MAX_K
 
+    if args.nll_k is not None and not 1 <= args.nll_k <= MAX_K:
+        raise ConfigError(f"--nll-k {args.nll_k} is out of range: allowed 1 to {MAX_K:,} (5000: the papers')")
     path = _checkpoint_path(args.checkpoint)
     model, meta = checkpoint.load(path)
+    if args.nll_k is not None and not model.has_likelihood:
+        raise ConfigError(f"--nll-k needs a model with a likelihood (a VAE variant); {meta['variant']} has none")
     dataset = meta.get("dataset", "mnist")
+    protocol = (meta.get("train_config") or {}).get("binarize", "none")
     train_data, test = _load_splits(dataset, args.data_dir)
+    test = binarize.protocol(test, protocol)  # scored as it was trained: a binarized model on binarized digits
+    if args.nll_k is not None:
+        result = {"checkpoint": str(path), "variant": meta["variant"], "binarize": protocol,
+                  "test_source": test.source, **_nll(model, test, args)}
+        print(json.dumps(result) if args.json else
+              f"{path}: -log p(x) = {result['nll']:.2f} ± {result['nll_se']:.2f} nats (K={result['k']} importance "
+              f"samples, {result['n']:,} test digits, binarize={protocol}; -ELBO {result['neg_elbo']:.2f}; "
+              f"{result['seconds']:.0f} s)")
+        return
     metrics = _evaluate(model, test, train_data, dataset)
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"{path}: {meta['variant']} trained on {dataset}")
+        shown = "" if protocol == "none" else f", binarize={protocol}"
+        print(f"{path}: {meta['variant']} trained on {dataset}{shown}")
         for key, value in metrics.items():
             metric = metric_of(key)
             print(f"  {metric.label:22s} {metric.text(value):>14}   {metric.help}")

@@ -18,12 +18,25 @@ def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
     for e in entries:
         m = {**e.metrics, **((extra or {}).get(e.name) or {})}
         row = {"model": e.name, "variant": e.variant, "source": e.source, "latent": e.latent_dim,
-               "dataset": e.dataset}
+               "dataset": e.dataset, "pixels": "grey" if e.binarize == "none" else f"binary ({e.binarize})"}
         for metric in columns:
             v = m.get(metric.key)
             row[metric.label] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         rows.append(row)
     return rows
+
+
+NATS_NOTE = ("-ELBO nats of the grey-level VAEs and of those trained on binarized digits (pixels: binary, the "
+             "likelihood papers' protocol) are not comparable: the grey-level ones score grey levels under a Bernoulli "
+             "likelihood, different data with no published figures. The binarized ones compare with Burda et al.'s "
+             "table "
+             "(docs/reproduction.md).")
+
+
+def nats_note(entries) -> str | None:
+    """:data:`NATS_NOTE` where the entries hold models with a likelihood on both kinds of pixels, else None."""
+    kinds = {e.binarize == "none" for e in entries if e.can("has_likelihood")}
+    return NATS_NOTE if len(kinds) == 2 else None
 
 
 def column_config(labels) -> dict:

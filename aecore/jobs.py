@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import data, evolution
+from aecore import binarize, data, evolution
 from aecore.budget import ENV_MINUTES, Budget, check, duration
 from aecore.config import to_dict
 from aecore.cpu import lower_priority
@@ -171,7 +171,7 @@ class TrainingJob:
         self._update(nice=lower_priority())
         try:
             train_data = data.load(cfg.dataset, "train", self.data_dir)
-            test = data.load(cfg.dataset, "test", self.data_dir)
+            test = binarize.protocol(data.load(cfg.dataset, "test", self.data_dir), cfg.binarize)  # as it trains
             val = test.subset(min(len(test), self.eval_size), seed=1)
             px, py = val.images[: self.preview_n], val.labels[: self.preview_n]
             self._update(originals=px.numpy(), message=f"training on {train_data.source}",

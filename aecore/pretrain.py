@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from pathlib import Path
 
@@ -88,8 +89,21 @@ def ood_section(ood: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
+def reproduction_section(result: dict | None) -> list[str]:
+    """The card's IWAE reproduction section (``scripts/reproduce_iwae.py`` measures it): the paper's rows beside
+    the binarized reference models', between markers that the script rewrites."""
+    from aecore import reproduction
+
+    body = (reproduction.table(result["rows"]) + "\n" + reproduction.PROTOCOL) if result else \
+        "Not measured yet: `python scripts/reproduce_iwae.py`."
+    return ["", f"## Likelihood on binarized MNIST ({reproduction.REFERENCE})", "",
+            "`vae_bin` and `iwae_bin` are trained and scored on binarized digits; the -ELBO of the grey-level VAEs "
+            "above is not comparable with theirs (grey levels under a Bernoulli likelihood are different data).",
+            "", "<!-- reproduction -->", body.rstrip("\n"), "<!-- /reproduction -->"]
+
+
 def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str, dict], machine: str,
-               ood: dict[str, list[dict]] | None = None) -> str:
+               ood: dict[str, list[dict]] | None = None, reproduction: dict | None = None) -> str:
     """Markdown model card: settings, training time and metrics of each model, beside PCA; one table per
     dataset."""
     columns = [m for m in METRICS if m.headline]
@@ -121,7 +135,8 @@ def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str
     for name, s in settings.items():
         lines.append(f"- `{name}`: {s['config']}; {s['train']}")
     lines += ["", "The reference classifier (`assets/classifier.safetensors`, a small CNN) judges samples:",
-              "a sample counts as recognised when its top softmax probability exceeds 0.9.", ""]
+              "a sample counts as recognised when its top softmax probability exceeds 0.9."]
+    lines += reproduction_section(reproduction) + [""]
     return "\n".join(lines)
 
 
@@ -176,5 +191,7 @@ def write_card(out_dir: Path, data_dir=None) -> Path:
                               data_dir=data_dir)["rows"] for name, model in models.items()}
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     card = out_dir / "README.md"
-    storage.write_atomic(card, model_card(rows, pca, settings, machine, ood).encode())
+    measured = out_dir / "reproduction.json"
+    reproduced = json.loads(measured.read_text()) if measured.exists() else None
+    storage.write_atomic(card, model_card(rows, pca, settings, machine, ood, reproduced).encode())
     return card

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from aecore import binarize
+from aecore.binarize import BINARIZE
 from aecore.config import param, validate
 from aecore.data import DATASETS, ImageData, batches
 from aecore.device import bf16_is_native, pick_device
@@ -27,7 +29,7 @@ class TrainingDiverged(UserError, RuntimeError):
 
 @dataclass
 class TrainConfig:
-    epochs: int = param(10, "Passes over the training set", min=1, max=500)
+    epochs: int = param(10, "Passes over the training set", min=1, max=1000)
     batch_size: int = param(128, "Images per optimisation step", min=1, max=8192)
     lr: float = param(1e-3, "Peak learning rate of Adam", min=1e-6, max=1.0, log=True)
     schedule: str = param("onecycle", "Learning-rate schedule", choices=("onecycle", "cosine", "constant"))
@@ -35,6 +37,9 @@ class TrainConfig:
     seed: int = param(0, "Random seed (same seed, same run on the same machine)", min=0, max=2**31 - 1)
     train_size: int = param(0, "Train on a class-balanced slice of this many images (0: all)", min=0, max=1_000_000)
     dataset: str = param("mnist", "Dataset to train on", choices=DATASETS)
+    binarize: str = param("none", "Binarized pixels, the likelihood papers' protocol: dynamic draws each batch "
+                                  "as Bernoulli(grey level) anew, fixed uses one seeded sample; the test split is "
+                                  "then a fixed seeded sample (none: grey levels)", choices=BINARIZE)
     init_output_bias: bool = param(False, "Start a per-pixel output bias (dense, deep and sparse have one) at the "
                                           "mean training image: a faster start; off to fine-tune a trained model")
     orthogonal_init: bool = param(False, "Start every weight matrix orthogonal and every bias at zero: deep and "
@@ -170,8 +175,8 @@ def _train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None
     # so saved weights stay contiguous. It changes nothing for a model without convolutions.
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model.to(device, memory_format=layout).train()
-    data = train_data.subset(cfg.train_size or None, seed=cfg.seed).to(device)
-    val = val_data.to(device) if val_data is not None else None
+    data = binarize.protocol(train_data, cfg.binarize).subset(cfg.train_size or None, seed=cfg.seed).to(device)
+    val = binarize.protocol(val_data, cfg.binarize).to(device) if val_data is not None else None
     gen = generator(cfg.seed)  # the shuffling's own
     model.rng = rng if device.type == "cpu" else generator(cfg.seed, device)
     if cfg.init_output_bias:
@@ -193,6 +198,8 @@ def _train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None
         n_epoch = 0
         for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen, device=device):
             x = data.images[idx]
+            if cfg.binarize == "dynamic":  # a fresh binary draw of this batch, from the run's generator
+                x = binarize.sample(x, model.rng)
             with autocast():  # only conditional models read labels: no gather for the others
                 out = model(x, data.labels[idx] if model.conditional else None)
             loss = out.loss.item()

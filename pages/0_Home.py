@@ -55,13 +55,15 @@ with chrome.guard("Listing models"):
         st.info("No models yet: the pretrained checkpoints are not installed and you have not trained one. "
                 "Train one in a few seconds on the Train page.")
     elif not chrome.presenter():  # raw metrics are for developers; Compare has them all
-        from aecore.compare import column_config, metrics_rows
+        from aecore.compare import column_config, metrics_rows, nats_note
 
         df = pd.DataFrame(metrics_rows(entries))
-        keep = ["model", "variant", "source", "latent", "dataset", "MSE", "PSNR dB", "kNN(5)", "-ELBO nats"]
+        keep = ["model", "variant", "source", "latent", "dataset", "pixels", "MSE", "PSNR dB", "kNN(5)", "-ELBO nats"]
         st.dataframe(df[[c for c in keep if c in df]], hide_index=True, placeholder="–",
                      column_config={k: st.column_config.NumberColumn(format=f)
                                     for k, f in column_config(keep).items()})
+        if note := nats_note(entries):
+            st.caption(note)
     n_pre = sum(e.source == "pretrained" for e in entries)
     where = f" (saved in `{storage.user_models_dir()}`)" if chrome.shows_machine() else ""
     st.caption(f"{n_pre} pretrained, {len(entries) - n_pre} yours{where}.")

@@ -26,7 +26,7 @@ with chrome.guard("Metrics"):
         st.dataframe(df, hide_index=True, key="metrics_table", placeholder="–",
                      column_config={k: st.column_config.NumberColumn(format=f) for k, f in column_config(df).items()})
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
-               "a 2,000-image test slice). " + better_directions(df))
+               "a 2,000-image test slice). " + better_directions(df) + " " + (compare.nats_note(entries) or ""))
     metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric",
                           bind=IN_URL)
     if metric:

@@ -13,14 +13,14 @@ REPO = Path(__file__).resolve().parent.parent
 LAYERS = {
     "foundations": ["aecore.errors", "aecore.config", "aecore.metric_info", "aecore.device", "aecore.data",
                     "aecore.storage", "aecore.cache", "aecore.seeding", "aecore.noise", "aecore.images",
-                    "aecore.preprocess", "aecore.paper", "aecore.cpu"],
+                    "aecore.preprocess", "aecore.paper", "aecore.cpu", "aecore.binarize"],
     "models": ["aecore.models", "aecore"],
     "engine": ["aecore.metrics", "aecore.training", "aecore.optim", "aecore.checkpoint", "aecore.generate",
                "aecore.evolution", "aecore.classifier", "aecore.pipeline", "aecore.metadata", "aecore.budget",
-               "aecore.onnx_export"],
+               "aecore.onnx_export", "aecore.likelihood"],
     "services": ["aecore.cli", "aecore.__main__", "aecore.pretrain", "aecore.jobs", "aecore.catalog",
                  "aecore.anomaly", "aecore.projection", "aecore.compare", "aecore.showcase", "aecore.export",
-                 "aecore.directions", "aecore.eval", "aecore.ood", "aecore.commands"],
+                 "aecore.directions", "aecore.eval", "aecore.ood", "aecore.commands", "aecore.reproduction"],
     "ui": ["latent_lab.ui"],
     "pages": ["latent_lab.pages", "latent_lab.app"],
 }

@@ -67,6 +67,15 @@ def bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
     return _BCEWithLogits.apply(logits, target)
 
 
+def bernoulli_log_likelihood(logits: Tensor, target: Tensor) -> Tensor:
+    """log p(target | logits) summed over pixels, for logits (B, k, P) and targets (B, P) in [0, 1]: (B, k) nats.
+
+    The same quantity as ``-bce_with_logits(...).sum(-1)`` (BCE is softplus(l) - t * l, exactly), computed as a
+    batched matrix product and one fused softplus: over twice as fast, for the thousands of samples per digit of
+    an importance-sampled likelihood."""
+    return torch.bmm(logits, target.unsqueeze(2).to(logits.dtype)).squeeze(2) - F.softplus(logits).sum(2)
+
+
 def bce(probabilities: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
     """:func:`bce_with_logits` of pixel probabilities (clamped to [eps, 1 - eps], so no log 0)."""
     return bce_with_logits(torch.logit(probabilities, eps=eps), target)
@@ -191,13 +200,17 @@ class Autoencoder(nn.Module):
         return AEOutput(logits, z, loss, {"recon": recon, **terms})
 
 
-def mlp(sizes: list[int], final_activation: nn.Module | None = None) -> nn.Sequential:
-    """Linear layers with ReLU between them (and an optional activation at the end)."""
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # hidden-layer nonlinearities a config may name
+
+
+def mlp(sizes: list[int], final_activation: nn.Module | None = None, activation: str = "relu") -> nn.Sequential:
+    """Linear layers with ``activation`` (ReLU by default) between them (and an optional activation at the end).
+    Every activation has no parameters, so the layer indices, hence the weights' names, are the same for all."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(ACTIVATIONS[activation]())
     if final_activation is not None:
         layers.append(final_activation)
     return nn.Sequential(*layers)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from aecore.config import param
 from aecore.models.conv import conv_decoder, conv_encoder
-from aecore.models.vae import VAEBase
+from aecore.models.vae import IWAE_K_HELP, MAX_IWAE_K, VAEBase
 
 
 @dataclass
@@ -12,6 +12,7 @@ class ConvVAEConfig:
     latent_dim: int = param(16, "Size of the latent space", min=1, max=256)
     channels: int = param(32, "Channels of the first convolution", min=4, max=128)
     beta: float = param(1.0, "Weight of the KL term (1 = the true ELBO)", min=0.0, max=100.0)
+    iwae_k: int = param(1, IWAE_K_HELP, min=1, max=MAX_IWAE_K)
 
 
 class ConvVAE(VAEBase):

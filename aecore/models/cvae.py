@@ -7,7 +7,7 @@ from torch import nn
 
 from aecore.config import param
 from aecore.models.base import N_CLASSES, N_PIXELS, mlp, one_hot
-from aecore.models.vae import VAEBase
+from aecore.models.vae import IWAE_K_HELP, MAX_IWAE_K, VAEBase
 
 
 @dataclass
@@ -16,6 +16,7 @@ class CVAEConfig:
     hidden1: int = param(512, "Width of the first hidden layer", min=16, max=2048)
     hidden2: int = param(256, "Width of the second hidden layer", min=16, max=2048)
     beta: float = param(1.0, "Weight of the KL term (1 = the true ELBO)", min=0.0, max=100.0)
+    iwae_k: int = param(1, IWAE_K_HELP, min=1, max=MAX_IWAE_K)
 
 
 class CVAE(VAEBase):
