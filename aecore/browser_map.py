@@ -14,6 +14,7 @@ One little-endian binary file, gzipped, named by its content (so a browser cache
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import struct
@@ -56,7 +57,6 @@ def unpack(data: bytes) -> dict:
 
 def write(data: bytes, folder: Path) -> Path:
     """Store a packed map gzipped under a name taken from its content; an identical file is reused."""
-    from aecore.onnx_export import pack as gzip_pack
-
     path = Path(folder) / f"map-{hashlib.sha256(data).hexdigest()[:20]}-v{VERSION}.bin.gz"
-    return path if path.is_file() else storage.write_atomic(path, gzip_pack(data))
+    # like the ONNX exports: no name or time in the gzip header, sent by the server as stored
+    return path if path.is_file() else storage.write_atomic(path, gzip.compress(data, 9, mtime=0))
