@@ -153,8 +153,7 @@ def export_for_browser(models_dir: Path, out_dir: Path, classifier: Path | None 
         target = Path(out_dir) / onnx_export.file_name(file_sha256(path))
         if not target.exists():
             is_model = path.parent == Path(models_dir)
-            graph = onnx_export.export_model(checkpoint.load(path)[0]) if is_model \
-                else onnx_export.export_classifier(load_classifier(path))
+            graph = onnx_export.export(checkpoint.load(path)[0] if is_model else load_classifier(path))
             written.append(write_atomic(target, onnx_export.pack(graph)))
             log(f"exported {path.name} for the browser: {target.name} ({target.stat().st_size / 1e6:.2f} MB)")
     return written

@@ -276,11 +276,16 @@ def posterior_on_map(model, x: torch.Tensor, codes, coords, label: int | None = 
                      seed: int = 0) -> dict:
     """Where a VAE's posterior q(z|x) of one image lies on a map: for a 2-D latent an ellipse (mean and 2σ
     radii, the map being the latent plane), otherwise ``n`` samples of q(z|x) placed like any new code."""
-    from aecore.seeding import generator
-
     mu, logvar = model.encode_distribution(x, model.labels_for(label, 1))
     std = (0.5 * logvar).exp()
     if model.latent_dim == 2:
         return {"centre": mu[0].tolist(), "radii": (2 * std[0]).tolist()}
-    z = mu + std * torch.randn((n, model.latent_dim), generator=generator(seed))
+    z = mu + std * posterior_noise(model.latent_dim, n, seed)
     return {"samples": locate(codes, coords, z)}
+
+
+def posterior_noise(dim: int, n: int = 40, seed: int = 0) -> torch.Tensor:
+    """The standard-normal draws :func:`posterior_on_map` scales by q(z|x) (the browser gets the same ones)."""
+    from aecore.seeding import generator
+
+    return torch.randn((n, dim), generator=generator(seed))

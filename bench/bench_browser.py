@@ -6,8 +6,10 @@ own timing marks (window.__latentLab), against the targets of issue 25 ("Live in
       what it downloaded until then and in all (the runtime and the models, bytes on the wire; the whole
       page, Streamlit's own bundle included, beside it);
       the server's CPU for that page load; then a second visit (reload) the same
-  (b) one session drawing: pointer move -> every default model's reconstruction painted (p50, p95) and
-      updates per second during a stroke; the server's CPU per stroke and pen-up -> server panels settled
+  (b) one session drawing, the pen moved at 120 events a second: pointer move -> every default model's
+      reconstruction painted (p50, p95), updates per second during a stroke (each update also moves the
+      drawing's marker and the VAE's posterior on the map: map_ms); the server's CPU per stroke and pen-up ->
+      server panels settled
   (c) a room: ``--sessions`` browsers drawing at once (each a thread with its own Chromium, sharing this
       machine's cores with the server): the server's mean CPU, pen-up -> settled, and whether every
       session's live updates kept coming
@@ -85,18 +87,22 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def draw(page, points, steps: int = 12, every_ms: float = 8) -> tuple[float, float]:
-    """A stroke of quick moves (more than one a frame, so the updates, not the moves, set the rate), pen up at
-    the end; (start, end) in the page's clock."""
+def draw(page, points, steps: int = 24, rate: float = 120) -> tuple[float, float]:
+    """A stroke moved like a pen or a mouse reports it: ``rate`` moves a second (120, as many pens and mice do;
+    a move is never held back to wait for the page), pen up at the end; (start, end) in the page's clock."""
     box = canvas(page).bounding_box()
     at = [(box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280) for x, y in points]
     t0 = page.evaluate("performance.now()")
     page.mouse.move(*at[0])
     page.mouse.down()
+    start, n = time.perf_counter(), 0
     for a, b in zip(at, at[1:], strict=False):
         for k in range(1, steps + 1):
             page.mouse.move(a[0] + (b[0] - a[0]) * k / steps, a[1] + (b[1] - a[1]) * k / steps)
-            page.wait_for_timeout(every_ms)
+            n += 1
+            ahead = start + n / rate - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
     t1 = page.evaluate("performance.now()")
     page.mouse.up()
     return t0, t1
@@ -134,8 +140,9 @@ def breakdown(page) -> dict:
     """Median ms of each part of an update: make the 28x28 input, run the models, paint."""
     ups = [u for u in live_marks(page)["updates"] if u["shown"] and "inferred" in u]
     part = {"preprocess_ms": ("start", "prepared"), "models_ms": ("prepared", "inferred"),
-            "paint_ms": ("inferred", "painted"), "wait_for_frame_ms": ("move", "start")}
-    return {k: statistics.median(u[b] - u[a] for u in ups) for k, (a, b) in part.items()} if ups else {}
+            "paint_ms": ("inferred", "painted"), "waiting_ms": ("move", "start"), "map_ms": ("painted", "mapped")}
+    return {k: statistics.median(u[b] - u[a] for u in ups if u.get(b)) for k, (a, b) in part.items()
+            if any(u.get(b) for u in ups)} if ups else {}
 
 
 def visit(browser, server, path: str = "Draw", context=None) -> dict:

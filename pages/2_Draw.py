@@ -21,12 +21,18 @@ with right:
 picked = [e for e in entries if e.name in chosen]
 # The browser runs every model it can while the pen moves; the server runs the rest, and all of them for an upload.
 specs = {e.name: spec for e in picked if (spec := resources.browser_model(e))}
+with right:  # the canvas moves the drawing's marker on this map while the pen moves, if it runs that model
+    map_entry = widgets.pick_model("Place the digit on this model's latent map", key="draw_map_model", entries=sorted(
+        picked, key=lambda m: not m.can("has_likelihood"))) if picked else None  # a posterior first
+    live_map = resources.browser_map(map_entry, widgets.quick_map(map_entry)) if map_entry and map_entry.name in specs \
+        else None
 with left:
     tab_draw, tab_upload = st.tabs(["Draw", "Upload"])
     with tab_draw:
         sketch = canvas.Sketch(None, None)
         try:
-            sketch = canvas.sketch("canvas", models=list(specs.values()), classifier=resources.browser_classifier())
+            sketch = canvas.sketch("canvas", models=list(specs.values()), classifier=resources.browser_classifier(),
+                                   live_map=live_map)
         except preprocess.PreprocessError as e:
             st.error(f"Can't use this drawing: {e}")
         except Exception as e:  # noqa: BLE001 - the upload tab still works
@@ -92,9 +98,8 @@ with right, chrome.guard("Code grid"):
                       alt=f"{e.name}: the number of the codebook entry at each position of its code grid")
 
 with right, chrome.guard("Latent map"):
-    if picked:
-        e = widgets.pick_model("Place the digit on this model's latent map", key="draw_map_model",
-                         entries=sorted(picked, key=lambda m: not m.can("has_likelihood")))  # posterior first
+    if map_entry is not None:
+        e = map_entry
         model, _ = resources.load_model(e)
         codes = resources.codes(e)
         proj = widgets.quick_map(e)  # never a UMAP computed on this hot path
@@ -105,14 +110,15 @@ with right, chrome.guard("Latent map"):
         pct = ood.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
         st.markdown(f"**Anomaly:** to {e.name}, this drawing is {ood.in_words(pct, e.dataset)} "
                     f"(by {anomaly.SCORE_BY_KEY[key].label}).")
-        where = projection.locate(codes, proj.coords, z)
         test = resources.load_data(e.dataset, "test")
-        picture = resources.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
-        posterior = projection.posterior_on_map(model, x, codes, proj.coords, int(label) if e.conditional else None) \
-            if e.can("has_likelihood") else None  # a VAE's uncertainty about the drawing, moving with each stroke
-        widgets.chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits",
-                                         posterior=posterior), key="draw_map",
-                      alt=f"{proj.label} map of {e.name}'s test digits, each digit's group numbered, with the "
-                          "drawing as a red star" + (" and the model's uncertainty around it" if posterior else ""))
+        if not (in_browser and live_map):  # else the canvas moves the star (and the posterior) as the pen moves
+            where = projection.locate(codes, proj.coords, z)
+            picture = resources.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
+            posterior = projection.posterior_on_map(model, x, codes, proj.coords, int(label) if e.conditional
+                                                    else None) if e.can("has_likelihood") else None
+            widgets.chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits",
+                                             posterior=posterior), key="draw_map",
+                          alt=f"{proj.label} map of {e.name}'s test digits, each digit's group numbered, with the "
+                              "drawing as a red star" + (" and the model's uncertainty around it" if posterior else ""))
         idx, _ = nearest_codes(z[None], codes, 10)
         widgets.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")

@@ -195,3 +195,71 @@ def test_where_the_browser_cannot_run_them_the_page_says_so_and_the_server_answe
     recon = page.eval_on_selector_all("[data-testid=stImageCaption]", "els => els.map(e => e.innerText)")
     assert sorted(c.split(": MSE ")[0] for c in recon if ": MSE " in c) == sorted(chosen(page, "Models"))
     assert page.locator(".ll-live").is_hidden() and not problems(page)
+
+
+def _pen(page, points, every_ms: int = 16):
+    """Pen down and a hand's moves through ``points`` (canvas pixels), one every ``every_ms``; the pen stays down."""
+    box = canvas(page).bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for a, b in zip(points, points[1:], strict=False):
+        for k in range(1, 13):
+            page.mouse.move(box["x"] + a[0] + (b[0] - a[0]) * k / 12, box["y"] + a[1] + (b[1] - a[1]) * k / 12)
+            page.wait_for_timeout(every_ms)
+
+
+def test_the_marker_and_the_posterior_move_on_the_map_as_python_places_them(server, page):
+    """While the pen moves the canvas paints the map model's map with the drawing's star and a VAE's posterior
+    samples; the browser's places match aecore.projection's (locate, posterior_on_map) for the browser's own
+    28x28 input, on a few drawings. The files come as stored (gzip, no second compression), and a second visit
+    downloads none of them again (the Cache API, on localhost)."""
+    import gzip
+    import urllib.request
+
+    from aecore import browser_map, checkpoint, projection
+    from aecore.pretrain import MODELS_DIR
+
+    open_page(page, server.url, "Draw", "Draw", timeout=180)
+    assert live_status(page) == "live"
+    packed = None
+    for points in (SEVEN, [(60, 60), (200, 70), (140, 240)], [(140, 40), (140, 240)]):
+        page.get_by_role("button", name="Clear", exact=True).click()
+        page.wait_for_timeout(300)
+        seen = len(live_marks(page)["updates"])
+        _pen(page, points)
+        page.wait_for_timeout(300)
+        marks = live_marks(page)
+        mapped = [u for u in marks["updates"][seen:] if u.get("mapped")]
+        assert len(mapped) >= 5 and marks["map"], marks["updates"][-3:]  # the pen is still down
+        assert page.locator(".ll-map canvas").is_visible()
+        digit = torch.tensor(page.evaluate("() => Array.from(window.__latentLab.digit)")).reshape(1, 1, 28, 28)
+        name = marks["map"]["model"]
+        model, _ = checkpoint.load(MODELS_DIR / f"{name.split(' (')[0]}.safetensors")  # "vae (pretrained)"
+        model.eval()
+        if packed is None:
+            url = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)"
+                                ".find(u => u.includes('/map-'))")
+            req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+            with urllib.request.urlopen(req) as r:
+                body, encoding = r.read(), r.headers.get("Content-Encoding")
+            assert encoding is None and body[:2] == b"\x1f\x8b"  # the gzip file itself, sent as it is stored
+            packed = browser_map.unpack(gzip.decompress(body))
+        codes, coords = torch.from_numpy(packed["codes"]), packed["coords"]
+        span = float(np.ptp(coords, axis=0).max())
+        with torch.no_grad():
+            mu = model.encode_distribution(digit)[0][0]
+        want = projection.locate(codes, coords, mu)
+        assert np.abs(np.array(marks["map"]["where"]) - want).max() <= 0.01 * span, (marks["map"]["where"], want)
+        samples = projection.posterior_on_map(model, digit, codes, coords)["samples"]
+        gap = np.linalg.norm(np.array(marks["map"]["samples"]) - samples, axis=1)
+        assert np.median(gap) <= 0.01 * span and gap.max() <= 0.1 * span, (np.median(gap), gap.max())
+        page.mouse.up()
+    settle(page)
+    assert not problems(page)
+    again = page.context.new_page()
+    fetched = []
+    again.on("requestfinished", lambda r: fetched.append(r.url))
+    open_page(again, server.url, "Draw", "Draw", timeout=180)
+    assert live_status(again) == "live"
+    again.wait_for_timeout(1000)
+    assert not [u for u in fetched if ".gz" in u], fetched

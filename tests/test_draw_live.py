@@ -1,7 +1,10 @@
 """The Draw page's two paths (AppTest): the canvas is handed every chosen model's ONNX export and the reference
-classifier's; while the browser runs them ("live") the server computes only what needs it (the map, the nearest
-digits, how strange the drawing is), and where the browser cannot, the page says so in one line and the server
-reconstructs as before. The component's browser side is replaced by a stand-in answering a chosen value."""
+classifier's, and the map model's latent map (the canvas moves the drawing's marker on it); while the browser runs
+them ("live") the server computes only what needs it (the nearest digits, how strange the drawing is), and where
+the browser cannot, the page says so in one line and the server reconstructs and places the drawing as before.
+The component's browser side is replaced by a stand-in answering a chosen value."""
+
+import hashlib
 
 import numpy as np
 import pytest
@@ -29,8 +32,8 @@ def answer(monkeypatch):
     handed = []
 
     def set_answer(rgba, status):
-        def fake(key, size=280, stroke_width=22, models=None, classifier=None):
-            handed.append({"models": models, "classifier": classifier})
+        def fake(key, size=280, stroke_width=22, models=None, classifier=None, live_map=None):
+            handed.append({"models": models, "classifier": classifier, "map": live_map})
             return canvas.Sketch(rgba, status)
         monkeypatch.setattr(canvas, "sketch", fake)
         return handed
@@ -51,7 +54,23 @@ def test_the_canvas_gets_every_chosen_model_to_run_in_the_browser(app_env, answe
     assert [models[n]["conditional"] for n in MODELS] == [False, False, True] and models["dense"]["latent"] == 16
     for spec in [*models.values(), handed[-1]["classifier"]]:
         component, name = spec["file"].split("/")
+        name, digest = name.split("?h=")
         assert component == "latent-lab.exports" and (onnx_export.cache_dir() / name).is_file()
+        assert hashlib.sha256((onnx_export.cache_dir() / name).read_bytes()).hexdigest()[:16] == digest
+
+
+def test_the_canvas_gets_the_map_models_map_packed_as_python_places_on_it(app_env, answer):
+    from aecore import browser_map
+
+    handed = answer(None, None)
+    at = run_page("pages/2_Draw.py", draw_models=MODELS, draw_map_model="vae")
+    no_errors(at)
+    spec = handed[-1]["map"]
+    assert spec["model"] == "vae" and spec["posterior"] == "samples"
+    packed = browser_map.unpack(onnx_export.unpack(onnx_export.cache_dir() / spec["file"].split("/")[1].split("?")[0]))
+    latent = {m["name"]: m["latent"] for m in handed[-1]["models"]}["vae"]
+    assert packed["samples"] == 40 and packed["dim"] == latent and packed["png_bytes"][:4] == b"\x89PNG"
+    assert packed["n"] == len(packed["coords"]) == len(packed["codes"])
 
 
 def test_while_the_browser_runs_them_the_server_only_places_the_drawing(app_env, answer):
@@ -60,7 +79,8 @@ def test_while_the_browser_runs_them_the_server_only_places_the_drawing(app_env,
     no_errors(at)
     assert recon_captions(at) == []  # the canvas paints them
     assert not any("Reference classifier" in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) == 1 and any("stranger" in m.value or "Anomaly" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 0  # the canvas moves the marker on its own map
+    assert any("stranger" in m.value or "Anomaly" in m.value for m in at.markdown)
     assert any("nearest test digits" in c for im in at.image for c in im.captions)
     assert at.session_state["drawn_digit"].shape == (28, 28)
 

@@ -17,6 +17,7 @@ it never gets narrower than the canvas.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -55,9 +56,11 @@ def _serve() -> None:
 
 
 def export_file(path: Path) -> str:
-    """The name the browser asks the server for: ``<component>/<file>`` (live.js turns it into a URL)."""
+    """The name the browser asks the server for: ``<component>/<file>?h=<its content's hash>`` (live.js turns it
+    into a URL). The hash makes a rewritten file a new URL, so the browser's Cache API never serves an old copy."""
     shipped = path.parent.resolve() == onnx_export.SHIPPED_DIR.resolve()
-    return f"{PROJECT}.{'shipped-exports' if shipped else 'exports'}/{path.name}"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return f"{PROJECT}.{'shipped-exports' if shipped else 'exports'}/{path.name}?h={digest}"
 
 
 def _layout_css(key: str, size: int) -> str:
@@ -87,8 +90,9 @@ class Sketch(NamedTuple):
 
 
 def sketch(key: str, size: int = 280, stroke_width: int = 22, models: list[dict] | None = None,
-           classifier: dict | None = None) -> Sketch:
-    """The canvas, running ``models`` (specs from :func:`model_spec`) and ``classifier`` in the browser when given.
+           classifier: dict | None = None, live_map: dict | None = None) -> Sketch:
+    """The canvas, running ``models`` (specs from resources.browser_model) and ``classifier`` in the browser when
+    given, and moving the drawing's marker on ``live_map`` (resources.browser_map: one of the models' maps).
     Raises PreprocessError (one line) if the browser sent a bad value."""
     import streamlit as st
 
@@ -96,7 +100,7 @@ def sketch(key: str, size: int = 280, stroke_width: int = 22, models: list[dict]
     st.html(_layout_css(key, size))
     mount = st.components.v2.component(COMPONENT, js="draw.js", css="draw.css")
     data = {"size": size, "brush": stroke_width, "models": models or [], "classifier": classifier,
-            "live": bool(models or classifier)}
+            "live": bool(models or classifier), "map": live_map}
     result = mount(key=key, data=data, default={"drawing": None, "status": None}, on_drawing_change=_ignore,
                    on_status_change=_ignore, width="stretch", height="content")
     url, status = result.get("drawing"), result.get("status")

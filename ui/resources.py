@@ -128,7 +128,7 @@ def browser_model(entry: ModelEntry) -> dict | None:
     except (onnx_export.ExportUnavailable, OSError):
         return None
     return {"name": entry.name, "file": export_file(path), "latent": int(latent), "conditional": entry.conditional,
-            "bytes": path.stat().st_size}  # the canvas fetches the small ones first
+            "bytes": path.stat().st_size, "posterior": entry.can("has_likelihood")}  # small ones are fetched first
 
 
 @st.cache_resource(show_spinner=False)
@@ -144,6 +144,31 @@ def browser_classifier() -> dict | None:
         return {"file": export_file(onnx_export.ensure(catalog.file_sha256(CLASSIFIER_PATH), classifier))}
     except (onnx_export.ExportUnavailable, OSError):
         return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _browser_map(key: str, _entry: ModelEntry, _coords) -> dict | None:
+    import base64
+
+    from aecore import browser_map, onnx_export, projection
+    from latent_lab.ui.canvas import export_file
+
+    uri, xr, yr = map_picture(key, _coords, test_data(_entry).labels.numpy())
+    likely, flat = _entry.can("has_likelihood"), _entry.latent_dim == 2
+    noise = projection.posterior_noise(_entry.latent_dim).numpy() if likely and not flat else None
+    data = browser_map.pack(_coords, codes(_entry).numpy(), base64.b64decode(uri.split(",", 1)[1]), xr, yr, noise)
+    try:
+        path = browser_map.write(data, onnx_export.cache_dir())
+    except OSError:
+        return None
+    return {"file": export_file(path), "model": _entry.name,
+            "posterior": ("ellipse" if flat else "samples") if likely else None}
+
+
+def browser_map(entry: ModelEntry, proj) -> dict | None:
+    """A model's map ``proj`` (a projection.Projection of its test codes) packed for the canvas, which moves the
+    drawing's marker on it while the pen moves (aecore.browser_map); None when it cannot be written."""
+    return _browser_map(f"{entry.sha256}.{proj.key}", entry, proj.coords)
 
 
 @per_model("Encoding the test split…")

@@ -1,42 +1,32 @@
 // Latent Lab's drawing canvas (a Streamlit Custom Components v2 component, see ui/canvas.py).
 //
 // Pointer events (mouse, touch, pen) draw white strokes on black; brush size, undo and clear are here too. When
-// Python asks for it (data.live), every animation frame in which the pen moved turns the drawing into the
-// 28x28 model input (preprocess.js, the copy of aecore.preprocess) and runs the chosen models and the
-// reference classifier in the browser (live.js), painting the input, the guess and each reconstruction.
+// Python asks for it (data.live), every pen move turns the drawing into the 28x28 model input (preprocess.js, the
+// copy of aecore.preprocess) and runs the chosen models and the reference classifier in the browser (live.js),
+// painting the input, the guess, each reconstruction and, on one model's latent map (data.map, map.js), where
+// the drawing lies (and a VAE's posterior). An update starts as soon as the pen moves and the previous one is
+// done; the moves made meanwhile are coalesced into the next one.
 // Python hears from it once per stroke, when the pen lifts (state "drawing": the canvas as a PNG data URL),
 // and once when the browser models start or fail (state "status": "live" or "off: <why>").
 //
 // Timing marks for the tests and bench/bench_browser.py: window.__latentLab.updates holds, for every live
 // update (performance.now() times): the oldest pointer move it shows, when it began, when the 28x28 input was
-// made, when the models had answered and when its pictures were drawn.
+// made, when the models had answered, when its pictures were drawn and when the map was (mapped, with a map);
+// window.__latentLab.map holds the latest place on the map.
 import { digitFromCanvas, SIZE } from "./preprocess.js";
 import { infer, session } from "./live.js";
+import { loadMap, paintMap, place } from "./map.js";
+import { drawStroke, el, figureOf, paintDigit } from "./pictures.js";
 
 const instances = new WeakMap();
-const marks = (globalThis.__latentLab ??= { updates: [], ready: null, status: null, guess: null, digit: null });
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...children);
-  return e;
-}
-
-function paintDigit(canvas, values) {
-  const small = new OffscreenCanvas(SIZE, SIZE), sctx = small.getContext("2d");
-  const img = sctx.createImageData(SIZE, SIZE);
-  for (let i = 0; i < SIZE * SIZE; i++) {
-    const v = Math.round(Math.min(1, Math.max(0, values[i])) * 255);
-    img.data.set([v, v, v, 255], i * 4);
-  }
-  sctx.putImageData(img, 0, 0);
-  const ctx = canvas.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
-}
-
-const figureOf = (recons, name) => [...recons.querySelectorAll("figure")].find((f) => f.dataset.model === name);
+const marks = (globalThis.__latentLab ??= { updates: [], ready: null, status: null, guess: null, digit: null,
+                                             map: null });
+// A task that runs after the events already queued (the pen's moves among them), unclamped unlike setTimeout.
+const soon = (() => {
+  const channel = new MessageChannel(), queue = [];
+  channel.port1.onmessage = () => queue.shift()?.();
+  return (fn) => { queue.push(fn); channel.port2.postMessage(0); };
+})();
 
 class Pad {
   constructor(root, component) {
@@ -59,8 +49,12 @@ class Pad {
     this.input = el("canvas", { width: 84, height: 84, class: "ll-input" });
     this.guess = el("div", { class: "ll-guess" });
     this.recons = el("div", { class: "ll-recons" });
+    this.mapCanvas = el("canvas", { width: 360, height: 210, class: "ll-map-canvas" });
+    this.mapCaption = el("figcaption", {});
+    this.mapFigure = el("figure", { class: "ll-map", hidden: "" }, this.mapCanvas, this.mapCaption);
     this.panel = el("div", { class: "ll-live", hidden: "" },
-      el("figure", {}, this.input, el("figcaption", {}, "28×28 model input")), this.guess, this.recons);
+      el("figure", {}, this.input, el("figcaption", {}, "28×28 model input")), this.guess, this.recons,
+      this.mapFigure);
     this.root = el("div", { class: "ll-draw", "data-status": "idle", "data-updates": "0" },
       this.canvas,
       el("div", { class: "ll-tools" }, el("label", {}, "Brush ", this.brush, " ", this.brushShown), undo, clear),
@@ -101,11 +95,18 @@ class Pad {
     c.addEventListener("pointercancel", up);
   }
 
-  // The pen moved: draw the new piece now, and ask for a live update on the next animation frame.
+  // The pen moved: draw the new piece now, and update as soon as the previous update is done.
   moved(t) {
     this.redrawLast();
     this.pendingSince ??= t;
-    requestAnimationFrame(() => this.update());
+    this.kick();
+  }
+
+  kick() {
+    if (!this.busy && !this.queued) {
+      this.queued = true;
+      soon(() => { this.queued = false; this.update(); });
+    }
   }
 
   // A stroke ended, was undone or cleared: tell Python (the one message per stroke), and update.
@@ -115,48 +116,34 @@ class Pad {
     this.component.setStateValue("drawing", empty ? null : this.canvas.toDataURL("image/png"));
     if (empty) this.panel.hidden = true;
     this.pendingSince ??= performance.now();
-    requestAnimationFrame(() => this.update());
-  }
-
-  stroke(ctx, s, from = 0) {
-    ctx.strokeStyle = "#fff";
-    ctx.fillStyle = "#fff";
-    ctx.lineWidth = s.width;
-    ctx.lineCap = ctx.lineJoin = "round";
-    const pts = s.points;
-    if (pts.length === 1) {
-      ctx.beginPath();
-      ctx.arc(pts[0][0], pts[0][1], s.width / 2, 0, 2 * Math.PI);
-      ctx.fill();
-      return;
-    }
-    ctx.beginPath();
-    ctx.moveTo(...pts[Math.max(0, from - 1)]);
-    for (let i = Math.max(1, from); i < pts.length; i++) ctx.lineTo(...pts[i]);
-    ctx.stroke();
+    this.kick();
   }
 
   redraw() {
     const ctx = this.canvas.getContext("2d", { willReadFrequently: true });
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
-    for (const s of this.strokes) this.stroke(ctx, s);
+    for (const s of this.strokes) drawStroke(ctx, s);
     this.drawn = this.current ? this.current.points.length : 0;
   }
 
   redrawLast() {
     const s = this.current;
     if (!s) return;
-    this.stroke(this.canvas.getContext("2d", { willReadFrequently: true }), s, this.drawn ?? 0);
+    drawStroke(this.canvas.getContext("2d", { willReadFrequently: true }), s, this.drawn ?? 0);
     this.drawn = s.points.length;
   }
 
   configure(data) {
-    const wanted = JSON.stringify([data?.models ?? [], data?.classifier ?? null, Boolean(data?.live)]);
+    const wanted = JSON.stringify([data?.models ?? [], data?.classifier ?? null, Boolean(data?.live),
+                                   data?.map ?? null]);
     if (wanted === this.wanted) return;  // a rerun with the same data: nothing to reload
     this.wanted = wanted;
     this.models = data?.models ?? [];
     this.classifier = data?.classifier ?? null;
+    this.mapSpec = data?.map ?? null;
+    this.map = null;
+    this.mapFigure.hidden = true;
     this.live = Boolean(data?.live) && (this.models.length > 0 || this.classifier);
     this.recons.replaceChildren(...this.models.map((m) => {
       const c = el("canvas", { width: 84, height: 84, class: "ll-recon" });
@@ -181,13 +168,14 @@ class Pad {
         if (token !== this.token) return;
         this.ready.add(m.file);
         figureOf(this.recons, m.name)?.classList.remove("ll-waiting");
-        if (this.strokes.length) { this.pendingSince ??= performance.now(); requestAnimationFrame(() => this.update()); }
+        if (this.strokes.length) { this.pendingSince ??= performance.now(); this.kick(); }
       })));
       await (this.models.length ? Promise.any(loads) : infer(new Float32Array(SIZE * SIZE), [], this.classifier));
       if (token !== this.token) return;
       marks.ready ??= performance.now();
       this.setStatus("live");
-      if (this.strokes.length) { this.pendingSince ??= performance.now(); this.update(); }
+      if (this.strokes.length) { this.pendingSince ??= performance.now(); this.kick(); }
+      if (this.mapSpec) this.startMap(token);
       const failed = (await Promise.allSettled(loads)).filter((r) => r.status === "rejected");
       if (failed.length && token === this.token) throw failed[0].reason;
     } catch (err) {
@@ -195,6 +183,20 @@ class Pad {
       this.live = false;
       this.panel.hidden = true;
       this.setStatus(`off: ${String(err?.errors?.[0]?.message ?? err?.message ?? err).split("\n")[0].slice(0, 200)}`);
+    }
+  }
+
+  // The map after the models (it is not needed for the first stroke); without it the canvas stays live.
+  async startMap(token) {
+    try {
+      const map = await loadMap(this.mapSpec);
+      if (token !== this.token) return;
+      this.map = map;
+      this.mapCaption.textContent = `${map.model}: where the drawing lies among the test digits` +
+        (map.posterior ? " (with the model's uncertainty)" : "");
+      if (this.strokes.length) { this.pendingSince ??= performance.now(); this.kick(); }
+    } catch (err) {
+      console.warn("latent map unavailable:", err);
     }
   }
 
@@ -220,9 +222,11 @@ class Pad {
       const rgba = this.canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, width, height).data;
       const digit = digitFromCanvas(rgba, width, height);
       const prepared = performance.now();
-      const inferred = digit ? await this.paint(digit) : prepared;
+      const { inferred, coded } = digit ? await this.paint(digit) : { inferred: prepared };
+      const painted = performance.now();
       if (!digit) this.panel.hidden = true;
-      marks.updates.push({ move: since, start, prepared, inferred, painted: performance.now(), shown: Boolean(digit) });
+      const mapped = coded ? this.paintMap(coded) : undefined;
+      marks.updates.push({ move: since, start, prepared, inferred, painted, mapped, shown: Boolean(digit) });
       if (marks.updates.length > 10000) marks.updates.splice(0, 5000);
       this.root.dataset.updates = String(Number(this.root.dataset.updates) + 1);
     } catch (err) {
@@ -231,12 +235,21 @@ class Pad {
     } finally {
       this.busy = false;
     }
-    if (this.pendingSince !== null) requestAnimationFrame(() => this.update());
+    if (this.pendingSince !== null) this.kick();
+  }
+
+  paintMap({ latent, logvar }) {
+    const placed = place(this.map, latent, logvar);
+    paintMap(this.mapCanvas, this.map, placed);
+    this.mapFigure.hidden = false;
+    marks.map = { model: this.map.model, ...placed };
+    return performance.now();
   }
 
   async paint(digit) {
     const ready = this.models.filter((m) => this.ready.has(m.file));
-    const { probabilities, guess, answers } = await infer(digit, ready, this.classifier);
+    const coded = this.map && ready.some((m) => m.name === this.map.model) ? this.map.model : null;
+    const { probabilities, guess, answers } = await infer(digit, ready, this.classifier, coded);
     const inferred = performance.now();
     paintDigit(this.input, digit);
     if (probabilities) {
@@ -245,7 +258,7 @@ class Pad {
       marks.guess = guess;
     }
     marks.digit = digit;
-    answers.forEach((r, i) => {
+    answers.forEach(({ reconstruction: r }, i) => {
       let se = 0;
       for (let j = 0; j < r.length; j++) se += (r[j] - digit[j]) ** 2;
       const figure = figureOf(this.recons, ready[i].name);
@@ -253,7 +266,7 @@ class Pad {
       figure.querySelector("figcaption").textContent = `${ready[i].name}: MSE ${(se / r.length).toFixed(4)}`;
     });
     this.panel.hidden = false;
-    return inferred;
+    return { inferred, coded: coded ? answers[ready.findIndex((m) => m.name === coded)] : null };
   }
 }
 

@@ -13,8 +13,9 @@ let runtime = null;
 const sessions = new Map();
 
 // The bytes at ``url`` (a .gz file is unpacked here: the server sends it as it is stored). Where the Cache API
-// exists (https, localhost) a second visit reads it from there: the wasm runtime and the models are named by
-// version or content, so a cached copy never goes stale. Elsewhere (plain http on a LAN) a plain fetch.
+// exists (https, localhost) a second visit reads it from there: the wasm runtime's URL carries its version and
+// every other file's its content hash (?h=, ui/canvas.py), so a cached copy never goes stale; a new copy of a
+// file replaces the older ones of the same path. Elsewhere (plain http on a LAN) a plain fetch.
 export async function fetchBytes(url) {
   let cache = null;
   if (globalThis.isSecureContext && globalThis.caches) {
@@ -25,7 +26,11 @@ export async function fetchBytes(url) {
     response = await fetch(url);
     if (!response.ok) throw new Error(`the server answered ${response.status} for ${new URL(url).pathname}`);
     if (cache) {
-      try { await cache.put(url, response.clone()); } catch { /* a full or refused cache costs speed only */ }
+      try {
+        await cache.put(url, response.clone());
+        const path = new URL(url).pathname;
+        for (const old of await cache.keys()) if (new URL(old.url).pathname === path && old.url !== url) cache.delete(old);
+      } catch { /* a full or refused cache costs speed only */ }
     }
   }
   const body = new URL(url).pathname.endsWith(".gz")
@@ -75,8 +80,9 @@ export function session(file) {
 }
 
 // Each model's answers for one 28x28 digit (Float32Array of 784), the classifier's first (a conditional model
-// is told its guess). Runs one after another: a wasm session runs one call at a time.
-export async function infer(digit, models, classifier) {
+// is told its guess): its reconstruction, and for the model named ``coded`` its code too (and a VAE's logvar).
+// Runs one after another: a wasm session runs one call at a time.
+export async function infer(digit, models, classifier, coded = null) {
   const rt = await ort();
   const image = new rt.Tensor("float32", digit, [1, 1, 28, 28]);
   let probabilities = null, guess = 0;
@@ -89,8 +95,10 @@ export async function infer(digit, models, classifier) {
   for (const m of models) {
     const feeds = { image, code: new rt.Tensor("float32", new Float32Array(m.latent), [1, m.latent]) };
     if (m.conditional) feeds.label = new rt.Tensor("float32", Float32Array.of(guess), [1]);
-    const out = await (await session(m.file)).run(feeds, ["reconstruction"]);
-    answers.push(out.reconstruction.data);
+    const wanted = m.name !== coded ? ["reconstruction"]
+      : ["reconstruction", "latent", ...(m.posterior ? ["logvar"] : [])];
+    const out = await (await session(m.file)).run(feeds, wanted);
+    answers.push(Object.fromEntries(wanted.map((k) => [k, out[k].data])));
   }
   return { probabilities, guess, answers };
 }
