@@ -1,0 +1,53 @@
+"""The browser's side of hover and sliders, checked from Python: the map's binary file (aecore.browser_map) holds
+exactly the points, codes and labels, named by its content; the codes the server decodes for a slider
+(ui.live_views) are those of aecore.generate; and where no browser decodes (AppTest runs no JavaScript), the
+Latent space and Generate pages still render, the server decoding what the sliders hold."""
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+from app_support import no_errors, run_page
+
+from aecore import browser_map
+from aecore import generate as G
+
+
+def test_the_map_file_holds_the_points_codes_and_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    coords, codes = rng.standard_normal((50, 2)), rng.standard_normal((50, 7)).astype(np.float16)
+    labels = rng.integers(0, 10, 50)
+    path = browser_map.write(coords, codes, labels, tmp_path)
+    assert path.name.endswith(browser_map.SUFFIX)
+    xy, z, y = browser_map.from_bytes(gzip.decompress(path.read_bytes()))
+    assert np.array_equal(xy, coords.astype(np.float32)) and np.array_equal(z, codes.astype(np.float32))
+    assert np.array_equal(y, labels)
+    assert browser_map.write(coords, codes, labels, tmp_path) == path  # the same content, the same file
+    assert browser_map.write(coords + 1, codes, labels, tmp_path) != path  # a new map, a new name
+    with pytest.raises(ValueError):
+        browser_map.to_bytes(coords[:3], codes, labels)
+    with pytest.raises(ValueError):
+        browser_map.from_bytes(b"\0" * 16)
+
+
+def test_the_sliders_codes_are_aecores():
+    from latent_lab.ui.live_views import code_of_sliders, code_on_path
+
+    z0, z1 = torch.randn(8), torch.randn(8)
+    for mode in ("linear", "slerp"):
+        path = G.interpolate(z0, z1, 5, mode)
+        for i, t in enumerate(np.linspace(0, 1, 5)):
+            assert torch.allclose(code_on_path(z0, z1, t, mode), path[i], atol=1e-6)
+    z = code_of_sliders(8, [3, 5], [1.5, -2.0])
+    assert z[3] == 1.5 and z[5] == -2.0 and int((z != 0).sum()) == 2
+
+
+def test_pages_render_the_server_path_without_a_browser(app_env):
+    at = run_page("pages/4_Generate.py", gen_model="vae")
+    no_errors(at)
+    captions = [c for im in at.image for c in im.captions]
+    assert "decoded at this position" in captions and "decoded from these values" in captions
+    at = run_page("pages/3_Latent_space.py", latent_model="cvae", latent_method="pca")
+    no_errors(at)
+    assert any("Point anywhere" in c.value for c in at.caption)
