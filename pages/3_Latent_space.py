@@ -4,7 +4,7 @@ from aecore import export, projection
 from aecore.generate import decode_mean
 from aecore.metrics import nearest_codes
 from aecore.projection import METHOD_NAMES, METHODS
-from latent_lab.ui import chrome, figures, resources, view, widgets
+from latent_lab.ui import chrome, figures, live_views, resources, view, widgets
 
 chrome.page("Latent space")
 entries = resources.models()
@@ -31,18 +31,22 @@ with chrome.guard("Latent map"):
         proj.cached, f"computed now in {proj.seconds:.1f} s and "
                      + ("cached" if proj.saved else "not cached (the cache folder cannot be written)"))
     st.caption(f"{proj.label} of {entry.name}'s {len(proj.coords):,} test codes ({entry.latent_dim}-D) — {note}. "
-               "Click a point to see it, or anywhere else to see what the model decodes there; to select "
-               "digits, pick box or lasso select in the chart's toolbar and drag.")
+               "Point anywhere: the digit the model decodes there shows beside the map. Click a point to see it; to "
+               "select digits, pick box or lasso select in the chart's toolbar and drag.")
     codes = resources.codes(entry) if subset is None else resources.codes(entry)[subset]
     xr, yr = ((float(proj.coords[:, i].min()), float(proj.coords[:, i].max())) for i in (0, 1))
     plane = resources.plane_picture(entry.sha256, model, xr, yr) \
         if entry.latent_dim == 2 else None  # the map is the latent plane: show what every place decodes to
     fig = figures.latent_figure(proj.coords, test.labels.numpy(), errors, color_by=color_by, rows=subset,
                                 dragmode="pan", highlight=shared, grid=40, background=plane)
-    event = widgets.chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                          key=f"latent_chart.{entry.name}.{method}.{n}",
+    chart_key, (map_col, hover_col) = f"latent_chart.{entry.name}.{method}.{n}", st.columns([4, 1])
+    event = widgets.chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key=chart_key,
                           alt=f"{METHOD_NAMES[method]} map of {entry.name}'s test digits, one dot per digit, coloured "
-                              f"by {COLOUR_NAMES[color_by]}")
+                              f"by {COLOUR_NAMES[color_by]}", container=map_col)
+    with hover_col:  # the digit under the pointer, decoded in the browser as it moves
+        labels = test.labels.numpy() if subset is None else test.labels.numpy()[subset]
+        if off := live_views.hover_decoder(entry, f"{proj.key}.{n}", proj.coords, codes, labels, chart_key):
+            st.caption(f"Hover decoding is off: {chrome.plain(off)}. Click the map to decode a place.")
     rows, clicked = view.chart_selection(event)
     if rows:
         shared.clear()  # a new selection replaces the one a shared link brought (kept in session state)

@@ -2,7 +2,7 @@ import streamlit as st
 
 from aecore import export, preprocess
 from aecore import generate as G
-from latent_lab.ui import chrome, figures, resources, view, widgets
+from latent_lab.ui import chrome, figures, live_views, resources, view, widgets
 from latent_lab.ui.view import IN_URL
 
 chrome.page("Generate")
@@ -42,6 +42,7 @@ with tabs["Interpolate"], chrome.guard("Interpolation"):
     st.download_button("GIF", lambda: export.gif(path), file_name="interpolation.gif", mime="image/gif",
                        icon=":material/animation:", type="tertiary", on_click="ignore", key="gen_gif",
                        help="the walk as an animation, there and back")
+    live_views.path_slider(entry, model, x0, test.images[i1], mode, (l0, int(test.labels[i1])), key="gen_live_path")
 
 with tabs["Traverse"], chrome.guard("Traversal"):
     kl = resources.kl_per_dim(entry)
@@ -53,6 +54,9 @@ with tabs["Traverse"], chrome.guard("Traversal"):
     grid, dims = G.traversal(model, kl, k, 9, span, label=tdigit)
     widgets.digits(grid, cols=9, scale=3, caption="rows: dims " + ", ".join(f"{d} ({float(kl[d]):.2f} nats)"
                                                                        for d in dims))
+    st.caption("Drag a slider: the model decodes those values, the other dimensions at 0, in your browser.")
+    live_views.latent_sliders(entry, model, dims, [f"dim {d}" for d in dims], span, tdigit,
+                              key=f"gen_live_dims.{entry.name}.{k}")
     widgets.chart(figures.kl_bars(kl.numpy()), key="gen_kl",
                   alt="bar chart of the mean KL divergence of each code dimension: the busy dimensions stand tall")
 

@@ -20,7 +20,8 @@ LAYERS = {
                "aecore.onnx_export", "aecore.likelihood"],
     "services": ["aecore.cli", "aecore.__main__", "aecore.pretrain", "aecore.jobs", "aecore.catalog",
                  "aecore.anomaly", "aecore.projection", "aecore.compare", "aecore.showcase", "aecore.export",
-                 "aecore.directions", "aecore.eval", "aecore.ood", "aecore.commands", "aecore.reproduction"],
+                 "aecore.directions", "aecore.eval", "aecore.ood", "aecore.commands", "aecore.reproduction",
+                 "aecore.browser_map"],
     "ui": ["latent_lab.ui"],
     "pages": ["latent_lab.pages", "latent_lab.app"],
 }

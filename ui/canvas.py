@@ -39,20 +39,32 @@ def _roots() -> dict[str, Path]:
 
 def _serve() -> None:
     """Register the served folders with this server's component manager (once per server and folder)."""
+    for name, folder in _roots().items():
+        if name == "exports":
+            folder.mkdir(parents=True, exist_ok=True)
+        serve_folder(name, folder)
+
+
+def serve_folder(name: str, folder: Path) -> None:
+    """Serve ``folder`` as the component ``latent-lab.<name>`` (its files at
+    ``/_stcore/bidi-components/latent-lab.<name>/``), unless it already is or does not exist."""
     from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
     from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
 
     from aecore import __version__
 
     manager = get_bidi_component_manager()
-    for name, folder in _roots().items():
-        if name == "exports":
-            folder.mkdir(parents=True, exist_ok=True)
-        if not folder.is_dir() or manager.get_component_asset_root(f"{PROJECT}.{name}") == folder.resolve():
-            continue
-        manager.register_from_manifest(
-            ComponentManifest(name=PROJECT, version=__version__, components=[ComponentConfig(name, asset_dir=".")]),
-            folder)
+    if not folder.is_dir() or manager.get_component_asset_root(f"{PROJECT}.{name}") == folder.resolve():
+        return
+    manager.register_from_manifest(
+        ComponentManifest(name=PROJECT, version=__version__, components=[ComponentConfig(name, asset_dir=".")]),
+        folder)
+
+
+def served_path(file: str) -> Path:
+    """Where the file that :func:`export_file` named is stored."""
+    component, name = file.split("?")[0].split("/", 1)
+    return _roots()[component.removeprefix(f"{PROJECT}.")] / Path(name).name
 
 
 def export_file(path: Path) -> str:

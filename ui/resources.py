@@ -113,8 +113,30 @@ def model(entry: ModelEntry):
     return load_model(entry)[0]
 
 
-@per_model("Preparing the model for your browser (once)…")
+def served(cached: Callable, *args):
+    """``cached(*args)`` (a served file's name, or a dict naming it as "file"), made again when that file has gone
+    from the cache folder (cleared by its user, or another cache folder), so no browser is sent to a missing file."""
+    from latent_lab.ui.canvas import served_path
+
+    spec = cached(*args)
+    if spec is not None and not served_path(spec["file"] if isinstance(spec, dict) else spec).is_file():
+        cached.clear()
+        spec = cached(*args)
+    return spec
+
+
 def browser_model(entry: ModelEntry) -> dict | None:
+    """What the browser needs to run a model (see _browser_model), or None."""
+    return served(_browser_model, entry)
+
+
+def browser_classifier() -> dict | None:
+    """The reference classifier for the browser (see _browser_model), or None."""
+    return served(_browser_classifier)
+
+
+@per_model("Preparing the model for your browser (once)…")
+def _browser_model(entry: ModelEntry) -> dict | None:
     """What the browser needs to run a model (ui.canvas): its ONNX export's served name, its code size and whether
     it takes a label; made on first use (aecore.onnx_export). None when it cannot be exported here."""
     from aecore import onnx_export
@@ -132,8 +154,7 @@ def browser_model(entry: ModelEntry) -> dict | None:
 
 
 @st.cache_resource(show_spinner=False)
-def browser_classifier() -> dict | None:
-    """The reference classifier for the browser (see browser_model), or None."""
+def _browser_classifier() -> dict | None:
     from aecore import onnx_export
     from aecore.classifier import CLASSIFIER_PATH
     from latent_lab.ui.canvas import export_file
@@ -156,7 +177,8 @@ def _browser_map(key: str, _entry: ModelEntry, _coords) -> dict | None:
     uri, xr, yr = map_picture(key, _coords, test_data(_entry).labels.numpy())
     likely, flat = _entry.can("has_likelihood"), _entry.latent_dim == 2
     noise = projection.posterior_noise(_entry.latent_dim).numpy() if likely and not flat else None
-    data = browser_map.pack(_coords, codes(_entry).numpy(), base64.b64decode(uri.split(",", 1)[1]), xr, yr, noise)
+    data = browser_map.pack(_coords, codes(_entry).numpy(), png=base64.b64decode(uri.split(",", 1)[1]), xr=xr, yr=yr,
+                           noise=noise)
     try:
         path = browser_map.write(data, onnx_export.cache_dir())
     except OSError:
@@ -168,7 +190,7 @@ def _browser_map(key: str, _entry: ModelEntry, _coords) -> dict | None:
 def browser_map(entry: ModelEntry, proj) -> dict | None:
     """A model's map ``proj`` (a projection.Projection of its test codes) packed for the canvas, which moves the
     drawing's marker on it while the pen moves (aecore.browser_map); None when it cannot be written."""
-    return _browser_map(f"{entry.sha256}.{proj.key}", entry, proj.coords)
+    return served(_browser_map, f"{entry.sha256}.{proj.key}", entry, proj.coords)
 
 
 @per_model("Encoding the test split…")

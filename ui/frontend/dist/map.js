@@ -11,14 +11,16 @@ function half(h) {  // IEEE float16 -> number
   return sign * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-export async function loadMap(spec) {
-  const bytes = await fetchBytes(exportUrl(spec.file));
-  const size = new DataView(bytes.buffer).getUint32(0, true);
+// The parts of a map's file (its layout is described in aecore.browser_map): the header's fields plus coords,
+// codes (float32), noise, labels (or null) and the picture's bytes.
+export function readMap(bytes) {
+  const size = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
   const head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + size)));
   const { n, dim, samples } = head;
+  if (head.version !== 2) throw new Error("the map's file is not one this page can read");
   let at = 4 + size;
   const take = (Type, count, width) => {
-    const out = new Type(bytes.buffer.slice(at, at + count * width));
+    const out = new Type(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + count * width));
     at += count * width;
     return out;
   };
@@ -26,15 +28,22 @@ export async function loadMap(spec) {
   const raw = take(Uint16Array, n * dim, 2);
   at += (4 - (at % 4)) % 4;
   const noise = take(Float32Array, samples * dim, 4);
-  const picture = await createImageBitmap(new Blob([bytes.subarray(at, at + head.png)], { type: "image/png" }));
-  const codes = new Float32Array(n * dim), sq = new Float32Array(n);
+  const labels = head.labels ? take(Uint8Array, n, 1) : null;
+  const codes = new Float32Array(n * dim);
   for (let i = 0; i < n * dim; i++) codes[i] = half(raw[i]);
+  return { ...head, coords, codes, noise, labels, png: bytes.subarray(at, at + head.png) };
+}
+
+export async function loadMap(spec) {
+  const { png, ...map } = readMap(await fetchBytes(exportUrl(spec.file)));
+  const picture = await createImageBitmap(new Blob([png], { type: "image/png" }));
+  const { n, dim, codes } = map, sq = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let d = 0; d < dim; d++) s += codes[i * dim + d] ** 2;
     sq[i] = s;
   }
-  return { ...head, ...spec, coords, codes, sq, noise, picture };
+  return { ...map, ...spec, sq, picture };
 }
 
 // Where the code ``q`` (dim values from ``offset`` in q) lies on the map: [x, y].
