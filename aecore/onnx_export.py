@@ -17,7 +17,8 @@ eval-only path (nearest codebook entries, no codebook updates). The classifier's
 ``probabilities`` (1, 10).
 
 The browser gets the *compact* form (:func:`compact`): the same graph with its weights stored small, every big
-matrix (:data:`INT8_FROM` values or more) as int8 with one scale per output channel, the rest as float16, each
+matrix (:data:`INT8_FROM` values or more) as int8 with one scale per output channel (only for a model whose
+reconstructions that keeps within :data:`COMPACT_MAX` on 512 probe digits; else float16), the rest as float16, each
 turned back into float32 by a DequantizeLinear or Cast node in front of its use, so the arithmetic stays
 float32 (ONNX Runtime folds those constants when a session starts). That is a quarter of the download, for a
 difference of at most ~0.1 on a pixel of a reconstruction (mean ~1e-3; tests/test_onnx_export.py measures it);
@@ -43,11 +44,12 @@ from torch import nn
 from aecore import storage
 from aecore.errors import UserError
 
-FORMAT = 2  # the graphs' inputs and outputs above, and the compact form; a change makes every older export a miss
+FORMAT = 3  # the graphs' inputs and outputs above, and the compact form; a change makes every older export a miss
 SHIPPED_DIR = storage.asset("onnx")
 SUFFIX = f"-f{FORMAT}.onnx.gz"
 EXACT_SUFFIX = f"-f{FORMAT}-exact.onnx.gz"
 INT8_FROM = 16384  # weights with this many values or more are stored as int8 (per channel), smaller ones as float16
+COMPACT_MAX = 0.25  # the most a pixel of a compact reconstruction may differ from torch's (tests hold it)
 
 
 class ExportUnavailable(UserError):
@@ -144,8 +146,20 @@ def export_classifier(classifier) -> bytes:
                        ["probabilities"])
 
 
-def compact(onnx_bytes: bytes) -> bytes:
-    """The graph with its float32 weights stored as int8 (per output channel) or float16 (see the module docstring)."""
+def _int8(a, axis: int):
+    """(int8 values, float32 scale per channel along ``axis``): ``values * scale`` is ``a`` within scale / 2."""
+    import numpy as np
+
+    scale = np.abs(a).max(axis=tuple(d for d in range(a.ndim) if d != axis)).astype(np.float32) / 127
+    scale[scale == 0] = 1
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    return np.clip(np.round(a / scale.reshape(shape)), -127, 127).astype(np.int8), scale, shape
+
+
+def compact(onnx_bytes: bytes, int8: bool = True) -> bytes:
+    """The graph with its float32 weights stored as int8 (per output channel) or float16 (see the module
+    docstring); all as float16 without ``int8``."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -160,13 +174,9 @@ def compact(onnx_bytes: bytes) -> bytes:
             inits.append(init)
             continue
         name = init.name
-        if a.size >= INT8_FROM and a.ndim >= 2:
+        if int8 and a.size >= INT8_FROM and a.ndim >= 2:
             axis = 1 if name in transposed else 0  # the output channel
-            scale = np.abs(a).max(axis=tuple(d for d in range(a.ndim) if d != axis)).astype(np.float32) / 127
-            scale[scale == 0] = 1
-            shape = [1] * a.ndim
-            shape[axis] = -1
-            q = np.clip(np.round(a / scale.reshape(shape)), -127, 127).astype(np.int8)
+            q, scale, _ = _int8(a, axis)
             inits += [numpy_helper.from_array(q, f"{name}.int8"), numpy_helper.from_array(scale, f"{name}.scale")]
             nodes.append(helper.make_node("DequantizeLinear", [f"{name}.int8", f"{name}.scale"], [name], axis=axis))
         else:
@@ -178,6 +188,38 @@ def compact(onnx_bytes: bytes) -> bytes:
     del g.node[:]
     g.node.extend(nodes + rest)
     return graph_proto.SerializeToString()
+
+
+def int8_difference(model, images: torch.Tensor, labels: torch.Tensor | None = None) -> float:
+    """The largest pixel difference int8 weights (as :func:`compact` stores them) make to ``model``'s
+    reconstructions of ``images``, found in torch on a copy of the model with its weights rounded the same way."""
+    import copy
+
+    import numpy as np
+
+    twin = copy.deepcopy(model).cpu().eval()
+    transposed = {id(m.weight) for m in twin.modules() if isinstance(m, nn.ConvTranspose1d | nn.ConvTranspose2d)}
+    with torch.no_grad():
+        for p in [*twin.parameters(), *twin.buffers()]:
+            if p.dtype == torch.float32 and p.numel() >= INT8_FROM and p.dim() >= 2:
+                q, scale, shape = _int8(p.numpy(), 1 if id(p) in transposed else 0)
+                p.copy_(torch.from_numpy(q.astype(np.float32) * scale.reshape(shape)))
+            elif p.dtype == torch.float32 and p.numel() >= 64:
+                p.copy_(p.half().float())
+        model = model.cpu().eval()
+        return float((twin.reconstruct(images, labels) - model.reconstruct(images, labels)).abs().max())
+
+
+def _probe_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """512 MNIST test digits (the bundled sample's when the full set is absent) to check a compact form on."""
+    from aecore import data
+
+    try:
+        test = data.load("mnist", "test")
+        return test.images[:512], test.labels[:512]
+    except data.DataUnavailable:  # no sample either: random strokes-like noise still exercises every weight
+        g = torch.Generator().manual_seed(0)
+        return (torch.rand(512, 1, 28, 28, generator=g) < 0.2).float(), torch.arange(512) % 10
 
 
 def pack(onnx: bytes) -> bytes:
@@ -198,8 +240,16 @@ def write(sha256: str, onnx: bytes, folder: Path | None = None, exact: bool = Fa
 
 def export(thing, exact: bool = False) -> bytes:
     """The graph of a model or of the reference classifier, compact unless ``exact``."""
-    onnx = export_model(thing) if hasattr(thing, "latent_dim") else export_classifier(thing)
-    return onnx if exact else compact(onnx)
+    model = hasattr(thing, "latent_dim")
+    onnx = export_model(thing) if model else export_classifier(thing)
+    if exact:
+        return onnx
+    if model:  # int8 where it keeps the reconstructions close (a model with saturated outputs may not), else float16
+        images, labels = _probe_digits()
+        # a margin below the bound: the probe is 512 digits, the tests hold the bound on 1,000 others
+        close = int8_difference(thing, images, labels if thing.conditional else None) <= 0.8 * COMPACT_MAX
+        return compact(onnx, int8=close)
+    return compact(onnx)
 
 
 def ensure(sha256: str, load, exact: bool = False) -> Path:

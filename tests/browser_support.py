@@ -286,6 +286,12 @@ def captions(page, containing: str = "") -> list[str]:
     return [t.strip() for t in texts if containing in t]
 
 
+def wait_caption(page, containing: str, timeout: float = 60.0) -> None:
+    """Wait for an image caption containing ``containing`` (images may arrive after the text above them)."""
+    page.wait_for_function("""text => [...document.querySelectorAll('[data-testid=stImageCaption]')]
+                               .some(e => e.innerText.includes(text))""", arg=containing, timeout=timeout * 1000)
+
+
 def chosen(page, label: str) -> list[str]:
     """The options chosen in the st.multiselect labelled ``label``."""
     texts = page.evaluate("""label => [...document.querySelectorAll('[data-testid=stMultiSelect]')]

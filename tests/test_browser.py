@@ -45,6 +45,7 @@ from .browser_support import (
     trace_mean,
     trace_names,
     train_cli,
+    wait_caption,
     wait_text,
 )
 from .conftest import full_data_dir
@@ -325,7 +326,7 @@ def test_directions_demo_four_to_nine_and_thin_to_bold(server, page):
     _needs_shipped("vae")
     open_page(page, server.url, "Directions?model=vae%20(pretrained)&between=digits&from=4&to=9", "Directions")
     wait_text(page, re.compile(r"^From the mean code of [\d,]+ 4s test digits to that of [\d,]+ 9s"))
-    assert any(c.startswith("← towards 4s") for c in captions(page))
+    wait_caption(page, "← towards 4s")
     slide(page, "How far each way", 3)
     page.wait_for_url(re.compile(r"reach=2\.25(&|$)"))
     assert_clean(page, "Directions, 4 to 9")
@@ -333,7 +334,8 @@ def test_directions_demo_four_to_nine_and_thin_to_bold(server, page):
     page.get_by_text("thin → bold").click()
     settle(page)
     wait_text(page, re.compile(r"thin test digits to that of"))
-    assert any("towards bold" in c for c in captions(page)) and "between=ink" in page.url
+    wait_caption(page, "towards bold")
+    assert "between=ink" in page.url
     assert_clean(page, "Directions, thin to bold")
     screenshot(page, "directions-thin-to-bold")
 

@@ -19,7 +19,7 @@ from aecore.pretrain import MODELS_DIR
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 N, TOL = 1000, 1e-4
-COMPACT_MAX, COMPACT_MEAN = 0.25, 6e-3
+COMPACT_MAX, COMPACT_MEAN = onnx_export.COMPACT_MAX, 6e-3
 SHIPPED = sorted(p.stem for p in MODELS_DIR.glob("*.safetensors"))
 
 
@@ -91,13 +91,13 @@ def test_the_classifier_answers_in_onnx_as_in_torch(cache):
     assert torch.equal(got.argmax(1), want.argmax(1))
 
 
-def compact_session(exact_path):
+def compact_session(path):
+    """A session on the compact export the browser gets (int8 or float16 weights, as ensure chose)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(onnx_export.compact(onnx_export.unpack(exact_path)), options,
-                                        providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(onnx_export.unpack(path), options, providers=["CPUExecutionProvider"])
 
 
 @pytest.mark.slow
@@ -108,8 +108,8 @@ def test_the_compact_form_reconstructs_within_a_stated_difference(cache, name):
     model.eval()
     x, y = digits(meta.get("dataset") or "mnist")
     labels = y if model.conditional else None
-    exact = onnx_export.ensure(file_sha256(path), lambda: model, exact=True)
-    got = onnx_export.run(compact_session(exact), model, x, None, labels)["reconstruction"]
+    got = onnx_export.run(compact_session(onnx_export.ensure(file_sha256(path), lambda: model)), model, x, None,
+                          labels)["reconstruction"]
     with torch.no_grad():
         want = model.reconstruct(x, labels)
     diff = (got - want).abs()
@@ -122,8 +122,7 @@ def test_the_compact_form_reconstructs_within_a_stated_difference(cache, name):
 @pytest.mark.slow
 def test_the_compact_classifier_answers_as_torch_on_every_digit(cache):
     clf = load_classifier()
-    exact = onnx_export.ensure(file_sha256(CLASSIFIER_PATH), lambda: clf, exact=True)
-    sess = compact_session(exact)
+    sess = compact_session(onnx_export.ensure(file_sha256(CLASSIFIER_PATH), lambda: clf))
     x, _ = digits("mnist")
     got = torch.cat([torch.from_numpy(sess.run(["probabilities"], {"image": x[i: i + 1].numpy()})[0])
                      for i in range(N)])

@@ -19,6 +19,7 @@ import { loadMap, paintMap, place } from "./map.js";
 import { drawStroke, el, figureOf, paintDigit } from "./pictures.js";
 
 const instances = new WeakMap();
+const SAMPLES_EVERY_MS = 100;
 const marks = (globalThis.__latentLab ??= { updates: [], ready: null, status: null, guess: null, digit: null,
                                              map: null });
 // A task that runs after the events already queued (the pen's moves among them), unclamped unlike setTimeout.
@@ -143,6 +144,7 @@ class Pad {
     this.classifier = data?.classifier ?? null;
     this.mapSpec = data?.map ?? null;
     this.map = null;
+    clearTimeout(this.samplesTimer);
     this.mapFigure.hidden = true;
     this.live = Boolean(data?.live) && (this.models.length > 0 || this.classifier);
     this.recons.replaceChildren(...this.models.map((m) => {
@@ -192,6 +194,7 @@ class Pad {
       const map = await loadMap(this.mapSpec);
       if (token !== this.token) return;
       this.map = map;
+      this.samplesAt = -Infinity;
       this.mapCaption.textContent = `${map.model}: where the drawing lies among the test digits` +
         (map.posterior ? " (with the model's uncertainty)" : "");
       if (this.strokes.length) { this.pendingSince ??= performance.now(); this.kick(); }
@@ -238,8 +241,20 @@ class Pad {
     if (this.pendingSince !== null) this.kick();
   }
 
+  // The posterior's samples cost one neighbour search each (40 of them, ~10 ms): placed afresh at most every
+  // SAMPLES_EVERY_MS, carried along with the star in between, and placed once more when the pen rests.
   paintMap({ latent, logvar }) {
-    const placed = place(this.map, latent, logvar);
+    const now = performance.now(), fresh = now - this.samplesAt >= SAMPLES_EVERY_MS;
+    const placed = place(this.map, latent, logvar, fresh);
+    clearTimeout(this.samplesTimer);
+    if (placed.samples) {
+      this.samplesAt = now;
+      this.lastSamples = placed;
+    } else if (logvar && this.map.posterior === "samples") {
+      const [dx, dy] = [0, 1].map((i) => placed.where[i] - this.lastSamples.where[i]);
+      placed.samples = this.lastSamples.samples.map(([x, y]) => [x + dx, y + dy]);
+      this.samplesTimer = setTimeout(() => this.map && this.paintMap({ latent, logvar }), SAMPLES_EVERY_MS);
+    }
     paintMap(this.mapCanvas, this.map, placed);
     this.mapFigure.hidden = false;
     marks.map = { model: this.map.model, ...placed };

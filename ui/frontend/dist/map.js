@@ -73,10 +73,11 @@ export function locate(map, q, offset = 0) {
   return [x / total, y / total];
 }
 
-// The star and, for a VAE (``logvar`` given), its posterior: {where, samples?, ellipse?}.
-export function place(map, latent, logvar) {
+// The star and, for a VAE (``logvar`` given), its posterior: {where, samples?, ellipse?}. Without ``withSamples``
+// the posterior's samples (one neighbour search each) are left out.
+export function place(map, latent, logvar, withSamples = true) {
   const out = { where: locate(map, latent) };
-  if (!logvar || !map.posterior) return out;
+  if (!logvar || !map.posterior || (map.posterior === "samples" && !withSamples)) return out;
   const std = Array.from(logvar, (v) => Math.exp(0.5 * v));
   if (map.posterior === "ellipse") {
     out.ellipse = { centre: [latent[0], latent[1]], radii: [2 * std[0], 2 * std[1]] };
