@@ -225,4 +225,4 @@ def cmd_pretrain(args):
               file=sys.stderr)
     pretrain.write_card(out_dir, args.data_dir)
     print(f"wrote {out_dir / 'README.md'}", file=sys.stderr)
-    pretrain.export_for_browser(out_dir, out_dir / "onnx", log=lambda s: print(s, file=sys.stderr))
+    pretrain.export_for_browser(out_dir, log=lambda s: print(s, file=sys.stderr))

@@ -26,7 +26,7 @@ the *exact* form (``exact=True``) is the float32 graph the parity tests hold to 
 
 Exports are keyed by the checkpoint's sha256 (and :data:`FORMAT`, and the form), stored gzipped (the server hands the
 bytes out as they are, the browser unpacks them) in the shipped folder (package data: the pretrained
-models', made by ``scripts/export_onnx.py`` and ``aecore pretrain``) or else the user cache
+models', written by ``aecore pretrain`` (:func:`aecore.pretrain.export_for_browser`)) or else the user cache
 (``~/.cache/aecore/onnx``), where :func:`ensure` writes one on first use. Exporting needs the ``onnx`` and
 ``onnxscript`` packages; running the graphs in Python (the parity tests) needs ``onnxruntime``.
 """

@@ -140,13 +140,17 @@ def model_card(rows: dict[str, dict], pca: dict[tuple, dict], settings: dict[str
     return "\n".join(lines)
 
 
-def export_for_browser(models_dir: Path, out_dir: Path, classifier: Path | None = CLASSIFIER_PATH,
+def export_for_browser(models_dir: Path, out_dir: Path | None = None, classifier: Path | None = CLASSIFIER_PATH,
                        log=print) -> list[Path]:
     """Write the browser's ONNX form (aecore.onnx_export) of every checkpoint in ``models_dir`` and of the
-    reference classifier into ``out_dir``, each named by its file's sha256; those already there are kept."""
+    reference classifier into ``out_dir``, each named by its file's sha256; those already there are kept.
+    By default where the app looks for them: the shipped folder for the shipped models, else the user cache."""
     from aecore import onnx_export
     from aecore.catalog import file_sha256
 
+    if out_dir is None:
+        shipped = Path(models_dir).resolve() == MODELS_DIR.resolve()
+        out_dir = onnx_export.SHIPPED_DIR if shipped else onnx_export.cache_dir()
     written = []
     sources = sorted(Path(models_dir).glob("*.safetensors")) + ([Path(classifier)] if classifier else [])
     for path in sources:

@@ -179,8 +179,10 @@ def _classifier_file() -> str:
     from aecore import onnx_export
     from aecore.catalog import file_sha256
     from aecore.classifier import CLASSIFIER_PATH
+    from latent_lab.ui.canvas import export_file
 
-    return f"latent-lab.exports/{onnx_export.file_name(file_sha256(CLASSIFIER_PATH))}"
+    found = onnx_export.find(file_sha256(CLASSIFIER_PATH))  # shipped, else made by the server in its cache
+    return export_file(found) if found else f"latent-lab.exports/{onnx_export.file_name(file_sha256(CLASSIFIER_PATH))}"
 
 
 def test_where_the_browser_cannot_run_them_the_page_says_so_and_the_server_answers(server, page):

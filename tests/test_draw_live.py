@@ -11,6 +11,7 @@ import pytest
 from app_support import no_errors, run_page
 
 from aecore import onnx_export
+from latent_lab.ui import canvas
 
 SEVEN = [(75, 60), (205, 60), (195, 100), (165, 160), (130, 230)]
 MODELS = ["dense", "vae", "cvae"]
@@ -27,8 +28,6 @@ def seven() -> np.ndarray:
 @pytest.fixture
 def answer(monkeypatch):
     """Make the canvas answer (drawing, status); record the models it was handed."""
-    from latent_lab.ui import canvas
-
     handed = []
 
     def set_answer(rgba, status):
@@ -53,10 +52,11 @@ def test_the_canvas_gets_every_chosen_model_to_run_in_the_browser(app_env, answe
     assert sorted(models) == sorted(MODELS)
     assert [models[n]["conditional"] for n in MODELS] == [False, False, True] and models["dense"]["latent"] == 16
     for spec in [*models.values(), handed[-1]["classifier"]]:
-        component, name = spec["file"].split("/")
-        name, digest = name.split("?h=")
-        assert component == "latent-lab.exports" and (onnx_export.cache_dir() / name).is_file()
-        assert hashlib.sha256((onnx_export.cache_dir() / name).read_bytes()).hexdigest()[:16] == digest
+        stored, digest = canvas.served_path(spec["file"]), spec["file"].split("?h=")[1]
+        assert spec["file"].split("/")[0] in ("latent-lab.exports", "latent-lab.shipped-exports")
+        assert stored.is_file() and stored.parent.resolve() in {onnx_export.cache_dir().resolve(),
+                                                                 onnx_export.SHIPPED_DIR.resolve()}
+        assert hashlib.sha256(stored.read_bytes()).hexdigest()[:16] == digest
 
 
 def test_the_canvas_gets_the_map_models_map_packed_as_python_places_on_it(app_env, answer):

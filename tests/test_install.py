@@ -72,10 +72,13 @@ def test_the_wheel_carries_the_app_and_every_asset(installed):
                  "aecore/assets/models/dense.safetensors", "aecore/assets/classifier.safetensors",
                  "latent_lab/app.py", "latent_lab/ui/chrome.py", "latent_lab/ui/figures.py", "latent_lab/ui/widgets.py",
                  "latent_lab/ui/serve.py", "latent_lab/pages/0_Home.py", "latent_lab/pages/2_Draw.py",
-                 "latent_lab/ui/frontend/dist/draw.js", "latent_lab/ui/frontend/dist/ort/LICENSE",
+                 "latent_lab/ui/frontend/dist/draw.js", "latent_lab/ui/frontend/dist/map.js",
+                 "latent_lab/ui/frontend/dist/latent.js", "latent_lab/ui/frontend/dist/ort/LICENSE",
                  "latent_lab/ui/frontend/dist/ort/ort-wasm-simd-threaded.wasm.gz"):  # the canvas, and its runtime
         assert (site_packages / path).is_file(), path
     assert list((site_packages / "aecore/assets/projections").glob("*.npz"))
+    shipped = {p.name for p in (site_packages / "aecore/assets/onnx").glob("*.onnx.gz")}  # the browser's exports
+    assert shipped == {p.name for p in (REPO / "assets/onnx").glob("*.onnx.gz")} and shipped
     proc = run(installed, "python", "-c", "import aecore, sys; print(aecore.__file__)")
     assert proc.stdout.startswith(str(site_packages)), "the checkout, not the wheel, was imported"
 
