@@ -7,6 +7,7 @@ module never fails where it is missing.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -95,8 +96,9 @@ def pretrained_models() -> list[Path]:
 class AppServer:
     """The app as ``latent-lab`` serves it (latent_lab.ui.serve) on a free port, a subprocess of the repo root."""
 
-    def __init__(self, env: dict, log: Path, port: int | None = None):
-        self.env, self.log, self.port = env, log, port or free_port()
+    def __init__(self, env: dict, log: Path, port: int | None = None, keep_as: str | None = None):
+        """``keep_as``: when the server stops, its log is copied to test-artifacts/ under that name."""
+        self.env, self.log, self.port, self.keep_as = env, log, port or free_port(), keep_as
         self.url = f"http://localhost:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
@@ -142,12 +144,27 @@ class AppServer:
         self.proc = None
         if getattr(self, "_log", None):
             self._log.close()
+        if self.keep_as and self.log.exists():
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.log, ARTIFACTS / self.keep_as)
 
     def __enter__(self):
-        return self.start()
+        return self if self.proc is not None else self.start()  # ``with server.start(timeout=...)`` too
 
     def __exit__(self, *exc):
         self.stop()
+
+
+@contextmanager
+def fresh_page(browser, timeout_ms: int = 60_000):
+    """A page in a context of its own (no cookies, storage or cache shared with other tests)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def launch(playwright):

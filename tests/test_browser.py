@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 
 import pytest
@@ -68,14 +67,8 @@ def server(tmp_path_factory):
         env["AECORE_DATA_DIR"] = str(full) if full else str(root / "no-data")
         (root / "no-data").mkdir(exist_ok=True)
     train_cli("dense", root / "models" / f"{TINY}.safetensors", env)
-    app = AppServer(env, root / "server.log")
-    app.start(timeout=60)
-    try:
+    with AppServer(env, root / "server.log", keep_as="server.log") as app:
         yield app
-    finally:
-        app.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / "server.log", ARTIFACTS / "server.log")
 
 
 @pytest.fixture(scope="module")

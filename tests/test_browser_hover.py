@@ -16,7 +16,6 @@ Chromium with real pointer events, read through the components' own marks (windo
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from urllib.parse import quote
 
@@ -25,11 +24,10 @@ import pytest
 import torch
 
 from .browser_support import (
-    ARTIFACTS,
-    VIEWPORT,
     AppServer,
     app_env,
     chromium,
+    fresh_page,
     is_running,
     missing_browser,
     open_page,
@@ -52,15 +50,9 @@ MARKS = "() => JSON.parse(JSON.stringify({...window.__latentViews, last: Object.
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser-hover")
     env = app_env(root / "models", root / "cache", AECORE_DATA_DIR=full_data_dir() or root)
-    app = AppServer(env, root / "server.log")
-    app.cache = root / "cache"
-    app.start(timeout=60)
-    try:
+    with AppServer(env, root / "server.log", keep_as="server-hover.log") as app:
+        app.cache = root / "cache"
         yield app
-    finally:
-        app.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / "server.log", ARTIFACTS / "server-hover.log")
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +63,8 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
+    with fresh_page(browser) as page:
+        yield page
 
 
 def marks(page) -> dict:

@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from .browser_support import (
-    ARTIFACTS,
     SEVEN,
-    VIEWPORT,
     AppServer,
     app_env,
     canvas,
     chosen,
     chromium,
+    fresh_page,
     live_marks,
     live_status,
     missing_browser,
@@ -52,14 +50,8 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser-live")
     full = full_data_dir()
     env = app_env(root / "models", root / "cache", AECORE_DATA_DIR=full or root)
-    app = AppServer(env, root / "server.log")
-    app.start(timeout=60)
-    try:
+    with AppServer(env, root / "server.log", keep_as="server-live.log") as app:
         yield app
-    finally:
-        app.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / "server.log", ARTIFACTS / "server-live.log")
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +62,8 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
+    with fresh_page(browser) as page:
+        yield page
 
 
 def test_every_model_answers_while_the_pen_moves(server, page):

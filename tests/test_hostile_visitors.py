@@ -10,7 +10,6 @@ test_models_folder.py and test_budgets.py; this file proves the whole server hol
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -60,14 +59,9 @@ def server(tmp_path_factory):
                   AECORE_DATA_DIR=root / "no-data")
     (root / "no-data").mkdir()
     train_cli("dense", root / "models" / "mine.safetensors", env)
-    app = AppServer(env, root / "server.log").start(timeout=90)
-    app.models = root / "models"
-    try:
+    with AppServer(env, root / "server.log", keep_as="hostile-server.log").start(timeout=90) as app:
+        app.models = root / "models"
         yield app
-    finally:
-        app.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / "server.log", ARTIFACTS / "hostile-server.log")
 
 
 @pytest.fixture(scope="module")

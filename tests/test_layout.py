@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 
 import pytest
 
@@ -59,14 +58,8 @@ def server(tmp_path_factory):
         full = full_data_dir()
         env["AECORE_DATA_DIR"] = str(full) if full else str(root / "no-data")
         (root / "no-data").mkdir(exist_ok=True)
-    app = AppServer(env, root / "server.log")
-    app.start(timeout=60)
-    try:
+    with AppServer(env, root / "server.log", keep_as="layout-server.log") as app:
         yield app
-    finally:
-        app.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / "server.log", ARTIFACTS / "layout-server.log")
 
 
 @pytest.fixture(scope="module")
