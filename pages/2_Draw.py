@@ -1,7 +1,7 @@
 import streamlit as st
 
-from aecore import anomaly, ood, preprocess, projection
-from aecore.metrics import nearest_codes, per_image_mse
+from aecore import preprocess
+from aecore.metrics import per_image_mse
 from latent_lab.ui import canvas, chrome, figures, resources, view, widgets
 
 chrome.page("Draw")
@@ -98,27 +98,6 @@ with right, chrome.guard("Code grid"):
                       alt=f"{e.name}: the number of the codebook entry at each position of its code grid")
 
 with right, chrome.guard("Latent map"):
-    if map_entry is not None:
-        e = map_entry
-        model, _ = resources.load_model(e)
-        codes = resources.codes(e)
-        proj = widgets.quick_map(e)  # never a UMAP computed on this hot path
-        with torch.no_grad():
-            z = model.encode(x, torch.tensor([int(label)]) if e.conditional else None)[0]
-        report = resources.anomaly_report(e)
-        key = anomaly.best_score(report["rows"])
-        pct = ood.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
-        st.markdown(f"**Anomaly:** to {e.name}, this drawing is {ood.in_words(pct, e.dataset)} "
-                    f"(by {anomaly.SCORE_BY_KEY[key].label}).")
-        test = resources.load_data(e.dataset, "test")
-        if not (in_browser and live_map):  # else the canvas moves the star (and the posterior) as the pen moves
-            where = projection.locate(codes, proj.coords, z)
-            picture = resources.map_picture(f"{e.sha256}.{proj.key}", proj.coords, test.labels.numpy())
-            posterior = projection.posterior_on_map(model, x, codes, proj.coords, int(label) if e.conditional
-                                                    else None) if e.can("has_likelihood") else None
-            widgets.chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits",
-                                             posterior=posterior), key="draw_map",
-                          alt=f"{proj.label} map of {e.name}'s test digits, each digit's group numbered, with the "
-                              "drawing as a red star" + (" and the model's uncertainty around it" if posterior else ""))
-        idx, _ = nearest_codes(z[None], codes, 10)
-        widgets.digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")
+    if map_entry is not None:  # how strange the drawing is to that model, its place on the map, its neighbours
+        widgets.drawing_in_latent_space(map_entry, x, int(label) if map_entry.conditional else None,
+                                        star_in_browser=in_browser and live_map is not None)

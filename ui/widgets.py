@@ -203,3 +203,37 @@ def evolution_map(ev, key: str, replay: bool = True) -> None:
     epoch = st.slider("epoch", 0, last, last, key=key, help="0: the untrained model") if replay and last else last
     chart(figures.evolution_figure(ev.frames[epoch], ev.labels, ev.rows, epoch, ev.limits()), key=f"{key}.map",
           alt="the test digits' codes as a map, one colour per digit, as they stood after this epoch")
+
+
+def drawing_in_latent_space(entry: ModelEntry, x, label: int | None, star_in_browser: bool) -> None:
+    """A drawing ``x`` (1, 1, 28, 28) as ``entry`` sees it: how unusual it is (its anomaly percentile among the
+    test digits), its place on the model's quick map as a red star (with a VAE's posterior; unless the canvas
+    already moves it in the browser) and its nearest test digits in latent space."""
+    import torch
+
+    from aecore import anomaly, ood, projection
+    from aecore.metrics import nearest_codes
+    from latent_lab.ui import figures
+
+    model, _ = R.load_model(entry)
+    labels = None if label is None else torch.tensor([label])
+    codes, proj = R.codes(entry), quick_map(entry)  # never a UMAP computed on this hot path
+    with torch.no_grad():
+        z = model.encode(x, labels)[0]
+    report = R.anomaly_report(entry)
+    key = anomaly.best_score(report["rows"])
+    pct = ood.percentile(anomaly.compute_scores(model, x)[key][0], report["test"][key])
+    st.markdown(f"**Anomaly:** to {entry.name}, this drawing is {ood.in_words(pct, entry.dataset)} "
+                f"(by {anomaly.SCORE_BY_KEY[key].label}).")
+    test = R.load_data(entry.dataset, "test")
+    if not star_in_browser:
+        where = projection.locate(codes, proj.coords, z)
+        picture = R.map_picture(f"{entry.sha256}.{proj.key}", proj.coords, test.labels.numpy())
+        posterior = projection.posterior_on_map(model, x, codes, proj.coords, label) \
+            if entry.can("has_likelihood") else None
+        chart(figures.marker_map(picture, where, title=f"{proj.label} map of the test digits", posterior=posterior),
+              key="draw_map", alt=f"{proj.label} map of {entry.name}'s test digits, each digit's group numbered, with "
+                                  "the drawing as a red star" + (" and the model's uncertainty around it" if posterior
+                                                                 else ""))
+    idx, _ = nearest_codes(z[None], codes, 10)
+    digits(test.images[idx[0]], caption="nearest test digits in latent space (closest first)")
