@@ -30,6 +30,7 @@ from aecore import storage
 
 VERSION = 2
 SUFFIX = f"-v{VERSION}.map.gz"
+KEEP = 48  # maps kept in the cache folder (0.05-4 MB each), the most recently used
 
 
 def _span(bounds) -> list[float] | None:
@@ -79,9 +80,24 @@ def unpack(data: bytes) -> dict:
     return {**head, "coords": coords, "codes": codes, "noise": noise, "labels": labels, "png_bytes": png}
 
 
-def write(data: bytes, folder: Path) -> Path:
-    """Store a packed map gzipped under a name taken from its content; an identical file is reused. OSError when
-    the folder cannot be written."""
+def write(data: bytes, folder: Path, keep: int = KEEP) -> Path:
+    """Store a packed map gzipped under a name taken from its content; an identical file is reused (and counts
+    as just used). Of the folder's maps only the ``keep`` used last stay: every model, projection and subset of
+    points makes a new one. OSError when the folder cannot be written."""
     path = Path(folder) / f"map-{hashlib.sha256(data).hexdigest()[:20]}{SUFFIX}"
+    if path.is_file():
+        path.touch()
+        return path
     # like the ONNX exports: no name or time in the gzip header, sent by the server as stored
-    return path if path.is_file() else storage.write_atomic(path, gzip.compress(data, 9, mtime=0))
+    storage.write_atomic(path, gzip.compress(data, 9, mtime=0))
+    maps = sorted(Path(folder).glob(f"map-*{SUFFIX}"), key=_used, reverse=True)
+    for old in maps[keep:]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # gone meanwhile (another server's clean-up)
+        return 0.0

@@ -27,6 +27,9 @@ def test_the_map_file_holds_the_points_codes_and_labels(tmp_path):
     assert browser_map.unpack(browser_map.pack(coords, codes))["labels"] is None
     assert browser_map.write(browser_map.pack(coords, codes, labels, noise=noise), tmp_path) == path  # same file
     assert browser_map.write(browser_map.pack(coords + 1, codes, labels), tmp_path) != path  # a new map, a new name
+    first = browser_map.write(browser_map.pack(coords + 2, codes), tmp_path, keep=2)
+    browser_map.write(browser_map.pack(coords + 3, codes), tmp_path, keep=2)
+    assert path.is_file() is False and first.is_file()  # only the two used last stay
     with pytest.raises(ValueError):
         browser_map.pack(coords[:3], codes, labels)
     with pytest.raises(ValueError):
