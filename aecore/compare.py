@@ -28,15 +28,15 @@ def metrics_rows(entries, extra: dict[str, dict] | None = None) -> list[dict]:
 
 NATS_NOTE = ("-ELBO nats of the grey-level VAEs and of those trained on binarized digits (pixels: binary, the "
              "likelihood papers' protocol) are not comparable: the grey-level ones score grey levels under a Bernoulli "
-             "likelihood, different data with no published figures. The binarized ones compare with Burda et al.'s "
-             "table "
-             "(docs/reproduction.md).")
+             "likelihood, different data with no published figures.")
+CITATION = " The binarized ones compare with Burda et al.'s table (docs/reproduction.md)."
 
 
-def nats_note(entries) -> str | None:
-    """:data:`NATS_NOTE` where the entries hold models with a likelihood on both kinds of pixels, else None."""
+def nats_note(entries, cite: bool = True) -> str | None:
+    """:data:`NATS_NOTE` where the entries hold models with a likelihood on both kinds of pixels, else None;
+    with ``cite``, where the binarized ones' published figures are (a room watching a projector needs no paper)."""
     kinds = {e.binarize == "none" for e in entries if e.can("has_likelihood")}
-    return NATS_NOTE if len(kinds) == 2 else None
+    return NATS_NOTE + (CITATION if cite else "") if len(kinds) == 2 else None
 
 
 def column_config(labels) -> dict:

@@ -25,8 +25,9 @@ with chrome.guard("Metrics"):
     if not chrome.presenter():  # the raw table is for developers; the chart tells the room
         st.dataframe(df, hide_index=True, key="metrics_table", placeholder="–",
                      column_config={k: st.column_config.NumberColumn(format=f) for k, f in column_config(df).items()})
+    nats = compare.nats_note(entries, cite=not chrome.presenter()) or ""
     st.caption("From each checkpoint's metadata (pretrained models: full test split; models trained here: "
-               "a 2,000-image test slice). " + better_directions(df) + " " + (compare.nats_note(entries) or ""))
+               "a 2,000-image test slice). " + better_directions(df) + " " + nats)
     metric = st.selectbox("Chart", [m.label for m in METRICS if m.headline and m.label in df], key="compare_metric",
                           bind=IN_URL)
     if metric:

@@ -96,7 +96,7 @@ def test_the_list_and_the_metrics_table_survive_every_hostile_file(folder):
     assert [e.name for e in usable if e.source == "yours"] == ["good"]
     rows = metrics_rows(usable)  # Home's and Compare's table: every value a float or None
     assert all(isinstance(v, (float, type(None))) for row in rows for k, v in row.items()
-               if k not in ("model", "variant", "source", "dataset", "latent"))
+               if k not in ("model", "variant", "source", "dataset", "latent", "pixels"))
     assert good.read_bytes() == GOOD  # nothing already there is lost
 
 

@@ -171,7 +171,8 @@ def test_app_tells_binarized_nats_from_grey_ones():
 
     grey, binary = Entry({"train_config": {"binarize": "none"}}), Entry({"train_config": {"binarize": "dynamic"}})
     assert binary.binarize == "dynamic" and Entry({}).binarize == "none"
-    assert compare.nats_note([grey, binary]) == compare.NATS_NOTE
+    assert compare.nats_note([grey, binary]) == compare.NATS_NOTE + compare.CITATION
+    assert compare.nats_note([grey, binary], cite=False) == compare.NATS_NOTE  # presenting: no paper, no path
     assert compare.nats_note([grey]) is None and compare.nats_note([Entry({}, "dense"), binary]) is None
 
 

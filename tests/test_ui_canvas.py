@@ -61,7 +61,8 @@ def test_the_widget_sends_its_size_brush_and_models(monkeypatch):
     live, plain = sent
     assert live["name"] == canvas.COMPONENT and live["js"] == "draw.js" and live["key"] == "k"
     assert live["data"] == {"size": 280, "brush": 30, "models": [spec],
-                            "classifier": {"file": "latent-lab.exports/c.onnx.gz"}, "live": True}
+                            "classifier": {"file": "latent-lab.exports/c.onnx.gz"}, "live": True,
+                            "map": None}
     assert plain["data"]["live"] is False  # no models: it only draws (the tour), and loads no runtime
     assert {"on_drawing_change", "on_status_change"} <= set(live)
 
