@@ -4,6 +4,7 @@ tests use the full data when $AECORE_DATA_DIR (or ../shared/data) has it."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,26 @@ import sys  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_support import app_env, tiny_models_dir  # noqa: E402,F401
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    """One Chromium for a browser module's tests, started after that module's own ``server`` fixture."""
+    from .browser_support import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh page for each test; its last state is saved as a screenshot, for debugging failures."""
+    from .browser_support import ARTIFACTS, fresh_page
+
+    with fresh_page(browser) as page:
+        yield page
+        try:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"end-{re.sub(r'[^A-Za-z0-9_.-]+', '_', request.node.name)}.png"))
+        except Exception:  # noqa: BLE001 - a screenshot is a debugging aid, never a failure
+            pass

@@ -30,7 +30,6 @@ from .browser_support import (
     captions,
     choose,
     chosen,
-    chromium,
     live_status,
     missing_browser,
     open_page,
@@ -69,26 +68,6 @@ def server(tmp_path_factory):
     train_cli("dense", root / "models" / f"{TINY}.safetensors", env)
     with AppServer(env, root / "server.log", keep_as="server.log") as app:
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    try:  # the last state of every test, for debugging failures
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"end-{re.sub(r'[^A-Za-z0-9_.-]+', '_', request.node.name)}.png"))
-    except Exception:  # noqa: BLE001
-        pass
-    context.close()
 
 
 def assert_clean(page, where: str) -> None:

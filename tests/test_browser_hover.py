@@ -26,8 +26,6 @@ import torch
 from .browser_support import (
     AppServer,
     app_env,
-    chromium,
-    fresh_page,
     is_running,
     missing_browser,
     open_page,
@@ -53,18 +51,6 @@ def server(tmp_path_factory):
     with AppServer(env, root / "server.log", keep_as="server-hover.log") as app:
         app.cache = root / "cache"
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    with fresh_page(browser) as page:
-        yield page
 
 
 def marks(page) -> dict:

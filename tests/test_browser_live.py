@@ -26,8 +26,6 @@ from .browser_support import (
     app_env,
     canvas,
     chosen,
-    chromium,
-    fresh_page,
     live_marks,
     live_status,
     missing_browser,
@@ -52,18 +50,6 @@ def server(tmp_path_factory):
     env = app_env(root / "models", root / "cache", AECORE_DATA_DIR=full or root)
     with AppServer(env, root / "server.log", keep_as="server-live.log") as app:
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    with fresh_page(browser) as page:
-        yield page
 
 
 def test_every_model_answers_while_the_pen_moves(server, page):

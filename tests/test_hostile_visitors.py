@@ -17,7 +17,6 @@ from browser_support import (
     ARTIFACTS,
     AppServer,
     app_env,
-    chromium,
     missing_browser,
     open_page,
     problems,
@@ -62,12 +61,6 @@ def server(tmp_path_factory):
     with AppServer(env, root / "server.log", keep_as="hostile-server.log").start(timeout=90) as app:
         app.models = root / "models"
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from .browser_support import (
     AppServer,
     app_env,
     canvas,
-    chromium,
     missing_browser,
     open_page,
     pretrained_models,
@@ -60,12 +59,6 @@ def server(tmp_path_factory):
         (root / "no-data").mkdir(exist_ok=True)
     with AppServer(env, root / "server.log", keep_as="layout-server.log") as app:
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    with chromium() as b:
-        yield b
 
 
 def new_page(browser, screen: str, dark: bool = False):
