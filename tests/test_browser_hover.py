@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import numpy as np
 import pytest
@@ -184,6 +184,9 @@ def test_dragging_the_interpolation_position_decodes_on_every_move(server, page)
     assert float(np.abs(np.array(last["digit"]) - want).mean()) <= 0.01
     settle(page)  # the release reran the page once
     assert not problems(page)
+    page.wait_for_url(re.compile(r"path_t=0\.\d+(&|$)"))  # the position let go is in the link
+    t = float(re.search(r"path_t=([\d.]+)", page.url).group(1))
+    assert abs(t - last["value"]["t"]) < 0.01
 
 
 def test_dragging_a_latent_slider_decodes_on_every_move(server, page):
@@ -209,6 +212,9 @@ def test_dragging_a_latent_slider_decodes_on_every_move(server, page):
     assert float(np.abs(np.array(first["digit"]) - np.array(last["digit"])).mean()) > 0.01
     settle(page)
     assert not problems(page)
+    page.wait_for_url(re.compile(r"code=[^&]+"))  # the values let go are in the link: it reopens them
+    linked = [float(v) for v in unquote(re.search(r"code=([^&]+)", page.url).group(1)).split(",")]
+    assert np.allclose(linked, last["value"]["values"], atol=0.01)
 
 
 def test_where_the_browser_cannot_decode_the_pages_say_so_and_the_server_does(server, page):

@@ -56,3 +56,46 @@ def test_pages_render_the_server_path_without_a_browser(app_env):
     at = run_page("pages/3_Latent_space.py", latent_model="cvae", latent_method="pca")
     no_errors(at)
     assert any("Point anywhere" in c.value for c in at.caption)
+
+
+def test_a_links_slider_values_are_bounded_where_they_enter():
+    from latent_lab.ui.live_views import MAX_URL_VALUES, url_text, url_value
+
+    assert url_value("0.25", {"t": 0.5}) == {"t": 0.25}
+    assert url_value("1.5,-2,0", {"values": [0.0]}) == {"values": [1.5, -2.0, 0.0]}
+    assert url_text({"values": [1.5, -2.0, 0.0]}) == "1.5,-2,0" and url_text({"t": 0.25}) == "0.25"
+    for hostile in ("", None, "abc", "nan", "1,inf", "1e999", "0x10", ",", "1;2"):
+        assert url_value(hostile, {"values": [0.0]}) is None, hostile
+    long = url_value(",".join(["1"] * 10_000), {"values": [0.0]})
+    assert len(long["values"]) == MAX_URL_VALUES
+
+
+def test_a_shared_link_reopens_the_sliders_where_they_were_let_go(app_env):
+    """Generate opened on a link with ``path_t`` and ``code``: the server decodes those values (clipped to the
+    sliders' range) and the URL keeps them; a hostile value is ignored, no error."""
+    from app_support import page
+    from streamlit.testing.v1 import AppTest
+
+    def opened(**params):
+        at = AppTest.from_file(page("pages/4_Generate.py"), default_timeout=180)
+        at.session_state["gen_model"] = "vae"
+        for k, v in params.items():
+            at.query_params[k] = v
+        return at.run()
+
+    def param(at, name):
+        value = at.query_params[name]
+        return value if isinstance(value, str) else value[0]
+
+    plain, linked = opened(), opened(path_t="0.1", code="9,-1.5")
+    no_errors(linked)
+    assert param(linked, "path_t") == "0.1" and param(linked, "code").startswith("3,-1.5")  # clipped to ±3
+
+    def decoded(at, caption):
+        return next(im for im in at.image for c in im.captions if c == caption)
+
+    for caption in ("decoded at this position", "decoded from these values"):  # the link's values, not the default
+        assert decoded(plain, caption).value != decoded(linked, caption).value, caption
+    hostile = opened(path_t="nan", code="x" * 5000)
+    no_errors(hostile)
+    assert param(hostile, "path_t") == "0.5"  # the default again, in the URL the page shares

@@ -7,7 +7,8 @@ canvas loads (``live.js``, shared: one runtime per page) and paint the decoded d
 Python hears from them only when the browser models start or cannot (state ``status``: "live" or "off: <why>")
 and when a slider is let go (state ``value``): no rerun while the pointer moves. Where the browser cannot run
 them the server path stays: a click on the map decodes there, and a slider's value, once let go, is decoded by
-the server (:func:`code_on_path`, :func:`code_of_sliders`, the same codes the browser makes).
+the server (:func:`code_on_path`, :func:`code_of_sliders`, the same codes the browser makes). The value let go
+goes into the URL (``path_t``, ``code``), so a copied link reopens the sliders where they were.
 
 The map's points, codes and labels reach the browser as one binary file (:mod:`aecore.browser_map`), named by
 its content and served from the exports' cache folder, never as JSON through the component's data.
@@ -87,19 +88,49 @@ def code_of_sliders(latent_dim: int, dims: list[int], values: list[float]) -> to
     return z
 
 
-def _sliders(entry: ModelEntry, model, key: str, data: dict, default: dict, code, label) -> dict:
-    """Mount a slider component; while the browser cannot decode, the server decodes the value let go."""
+MAX_URL_VALUES = 64  # numbers a link may give a slider component (a code has at most this many sliders)
+
+
+def url_value(text: str | None, default: dict) -> dict | None:
+    """A slider component's value from a shared link's parameter (``0.25`` or ``1.5,-2,0``), shaped like
+    ``default`` (one key: a number or a list of numbers), or None where the text holds no finite numbers. Bounded
+    here, where it enters: at most :data:`MAX_URL_VALUES` numbers of a short text; the caller clips each to range."""
+    if not text:
+        return None
+    (name, like), = default.items()
+    try:
+        numbers = [float(part) for part in text[:MAX_URL_VALUES * 12].split(",")[:MAX_URL_VALUES]]
+    except ValueError:
+        return None
+    if not numbers or not all(np.isfinite(numbers)):
+        return None
+    return {name: numbers if isinstance(like, list) else numbers[0]}
+
+
+def url_text(value: dict) -> str:
+    """The URL form of a slider component's value (see :func:`url_value`)."""
+    (got,) = value.values()
+    return ",".join(f"{float(v):.3g}" for v in (got if isinstance(got, list) else [got]))
+
+
+def _sliders(entry: ModelEntry, model, key: str, param: str, data: dict, default: dict, clean, code, label) -> dict:
+    """Mount a slider component; while the browser cannot decode, the server decodes the value let go. Every value
+    (the browser's, a shared link's) goes through ``clean`` (to range); the value let go lives in the URL's
+    ``param``, so a copied link reopens it."""
     spec = resources.browser_model(entry)
     _serve()
     mount = st.components.v2.component(SLIDERS, js="generate.js", css="views.css")
     try:  # the value last let go seeds the inputs when they are made again (e.g. back on this page)
         seed = st.session_state[key]["value"]
     except (KeyError, TypeError):
-        seed = None
-    result = mount(key=key, data={**data, "model": spec, "value": seed if isinstance(seed, dict) else default},
-                   default={"status": None, "value": default}, on_status_change=_ignore, on_value_change=_ignore,
+        seed = url_value(st.query_params.get(param), default)  # else a shared link's
+    seed = clean(seed if isinstance(seed, dict) else default)
+    result = mount(key=key, data={**data, "model": spec, "value": seed},
+                   default={"status": None, "value": seed}, on_status_change=_ignore, on_value_change=_ignore,
                    width="stretch", height="content")
-    value = result.get("value") if isinstance(result.get("value"), dict) else default
+    value = clean(result.get("value")) if isinstance(result.get("value"), dict) else seed
+    if value != clean(default) or param in st.query_params:
+        st.query_params[param] = url_text(value)
     status = result.get("status") if spec else "off: this model cannot be prepared for the browser here"
     if status != "live":
         why = _problem(status)
@@ -112,30 +143,32 @@ def _sliders(entry: ModelEntry, model, key: str, data: dict, default: dict, code
 
 
 def path_slider(entry: ModelEntry, model, x0, x1, mode: str, labels: tuple[int, int], key: str) -> float:
-    """A position along the path between two digits' codes, decoded at every move; returns the position let go."""
+    """A position along the path between two digits' codes, decoded at every move; returns the position let go
+    (in the URL as ``path_t``)."""
     with torch.no_grad():
         z0, z1 = (model.encode(x.view(1, 1, 28, 28), model.labels_for(y, 1))[0] for x, y in zip((x0, x1), labels,
                                                                                                   strict=True))
-    value = _sliders(entry, model, key, {"kind": "path", "z0": z0.tolist(), "z1": z1.tolist(), "mode": mode,
-                                         "labels": list(labels), "caption": "decoded at this position"},
-                     {"t": 0.5}, lambda v: code_on_path(z0, z1, _clip(v.get("t"), 0, 1), mode),
-                     lambda v: labels[0] if _clip(v.get("t"), 0, 1) < 0.5 else labels[1])
-    return _clip(value.get("t"), 0, 1)
+    value = _sliders(entry, model, key, "path_t", {"kind": "path", "z0": z0.tolist(), "z1": z1.tolist(),
+                                                   "mode": mode, "labels": list(labels),
+                                                   "caption": "decoded at this position"},
+                     {"t": 0.5}, lambda v: {"t": _clip(v.get("t"), 0, 1)},
+                     lambda v: code_on_path(z0, z1, v["t"], mode), lambda v: labels[0] if v["t"] < 0.5 else labels[1])
+    return value["t"]
 
 
 def latent_sliders(entry: ModelEntry, model, dims: list[int], names: list[str], span: float, label, key: str):
     """One slider per code dimension in ``dims`` (the others at 0), decoded at every move; returns the values let
-    go."""
+    go (in the URL as ``code``)."""
     def values(v) -> list[float]:
         got = v.get("values") if isinstance(v.get("values"), list) else []
         return [_clip(got[i] if i < len(got) else 0.0, -span, span) for i in range(len(dims))]
 
-    value = _sliders(entry, model, key, {"kind": "latent", "dims": dims, "names": names, "span": span,
-                                         "latent": entry.latent_dim, "label": label,
-                                         "caption": "decoded from these values"},
-                     {"values": [0.0] * len(dims)}, lambda v: code_of_sliders(entry.latent_dim, dims, values(v)),
-                     lambda v: label)
-    return values(value)
+    value = _sliders(entry, model, key, "code", {"kind": "latent", "dims": dims, "names": names, "span": span,
+                                                 "latent": entry.latent_dim, "label": label,
+                                                 "caption": "decoded from these values"},
+                     {"values": [0.0] * len(dims)}, lambda v: {"values": values(v)},
+                     lambda v: code_of_sliders(entry.latent_dim, dims, v["values"]), lambda v: label)
+    return value["values"]
 
 
 def _clip(v, lo: float, hi: float) -> float:
