@@ -239,7 +239,8 @@ def _neighbour_mean(values, reference: torch.Tensor, queries: torch.Tensor, k: i
 
     idx, sq_dist = nearest_codes(queries.to(reference.dtype), reference, min(k, len(reference)))
     w = 1.0 / (sq_dist.sqrt() + 1e-6)
-    picked = torch.as_tensor(np.asarray(values), dtype=torch.float32)[idx]  # (Q, k, d)
+    # Index in numpy first: the rows picked are a fresh array, so values may be read-only (a map file's buffer).
+    picked = torch.from_numpy(np.asarray(values, dtype=np.float32)[idx.numpy()])  # (Q, k, d)
     return (picked * w[..., None]).sum(1) / w.sum(1, keepdim=True)
 
 
