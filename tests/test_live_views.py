@@ -59,20 +59,19 @@ def test_pages_render_the_server_path_without_a_browser(app_env):
 
 
 def test_a_links_slider_values_are_bounded_where_they_enter():
-    from latent_lab.ui.live_views import MAX_URL_VALUES, url_text, url_value
+    from latent_lab.ui.view import MAX_LINK_NUMBERS, parse_numbers
 
-    assert url_value("0.25", {"t": 0.5}) == {"t": 0.25}
-    assert url_value("1.5,-2,0", {"values": [0.0]}) == {"values": [1.5, -2.0, 0.0]}
-    assert url_text({"values": [1.5, -2.0, 0.0]}) == "1.5,-2,0" and url_text({"t": 0.25}) == "0.25"
+    assert parse_numbers("0.25") == [0.25]
+    assert parse_numbers("1.5,-2,0") == [1.5, -2.0, 0.0]
     for hostile in ("", None, "abc", "nan", "1,inf", "1e999", "0x10", ",", "1;2"):
-        assert url_value(hostile, {"values": [0.0]}) is None, hostile
-    long = url_value(",".join(["1"] * 10_000), {"values": [0.0]})
-    assert len(long["values"]) == MAX_URL_VALUES
+        assert parse_numbers(hostile) is None, hostile
+    assert len(parse_numbers(",".join(["1"] * 10_000))) == MAX_LINK_NUMBERS
 
 
 def test_a_shared_link_reopens_the_sliders_where_they_were_let_go(app_env):
     """Generate opened on a link with ``path_t`` and ``code``: the server decodes those values (clipped to the
-    sliders' range) and the URL keeps them; a hostile value is ignored, no error."""
+    sliders' range) and the URL keeps them, once: sliders made anew later start from their default; a hostile
+    value is ignored, no error."""
     from app_support import page
     from streamlit.testing.v1 import AppTest
 
@@ -96,6 +95,9 @@ def test_a_shared_link_reopens_the_sliders_where_they_were_let_go(app_env):
 
     for caption in ("decoded at this position", "decoded from these values"):  # the link's values, not the default
         assert decoded(plain, caption).value != decoded(linked, caption).value, caption
+    linked.slider(key="gen_k").set_value(4).run()  # sliders made anew: the link set the view once, not again
+    no_errors(linked)
+    assert param(linked, "code") == "0,0,0,0" and param(linked, "path_t") == "0.1"
     hostile = opened(path_t="nan", code="x" * 5000)
     no_errors(hostile)
     assert param(hostile, "path_t") == "0.5"  # the default again, in the URL the page shares

@@ -25,7 +25,7 @@ import torch
 from aecore import browser_map, onnx_export
 from aecore import generate as G
 from aecore.catalog import ModelEntry
-from latent_lab.ui import canvas, resources, widgets
+from latent_lab.ui import canvas, resources, view, widgets
 
 HOVER, SLIDERS = f"{canvas.PROJECT}.hover", f"{canvas.PROJECT}.sliders"
 
@@ -88,31 +88,6 @@ def code_of_sliders(latent_dim: int, dims: list[int], values: list[float]) -> to
     return z
 
 
-MAX_URL_VALUES = 64  # numbers a link may give a slider component (a code has at most this many sliders)
-
-
-def url_value(text: str | None, default: dict) -> dict | None:
-    """A slider component's value from a shared link's parameter (``0.25`` or ``1.5,-2,0``), shaped like
-    ``default`` (one key: a number or a list of numbers), or None where the text holds no finite numbers. Bounded
-    here, where it enters: at most :data:`MAX_URL_VALUES` numbers of a short text; the caller clips each to range."""
-    if not text:
-        return None
-    (name, like), = default.items()
-    try:
-        numbers = [float(part) for part in text[:MAX_URL_VALUES * 12].split(",")[:MAX_URL_VALUES]]
-    except ValueError:
-        return None
-    if not numbers or not all(np.isfinite(numbers)):
-        return None
-    return {name: numbers if isinstance(like, list) else numbers[0]}
-
-
-def url_text(value: dict) -> str:
-    """The URL form of a slider component's value (see :func:`url_value`)."""
-    (got,) = value.values()
-    return ",".join(f"{float(v):.3g}" for v in (got if isinstance(got, list) else [got]))
-
-
 def _sliders(entry: ModelEntry, model, key: str, param: str, data: dict, default: dict, clean, code, label) -> dict:
     """Mount a slider component; while the browser cannot decode, the server decodes the value let go. Every value
     (the browser's, a shared link's) goes through ``clean`` (to range); the value let go lives in the URL's
@@ -120,17 +95,19 @@ def _sliders(entry: ModelEntry, model, key: str, param: str, data: dict, default
     spec = resources.browser_model(entry)
     _serve()
     mount = st.components.v2.component(SLIDERS, js="generate.js", css="views.css")
+    (name, like), = default.items()
     try:  # the value last let go seeds the inputs when they are made again (e.g. back on this page)
         seed = st.session_state[key]["value"]
-    except (KeyError, TypeError):
-        seed = url_value(st.query_params.get(param), default)  # else a shared link's
+    except (KeyError, TypeError):  # else a shared link's, once per session
+        linked = view.link_numbers(param)
+        seed = {name: linked if isinstance(like, list) else linked[0]} if linked else None
     seed = clean(seed if isinstance(seed, dict) else default)
     result = mount(key=key, data={**data, "model": spec, "value": seed},
                    default={"status": None, "value": seed}, on_status_change=_ignore, on_value_change=_ignore,
                    width="stretch", height="content")
     value = clean(result.get("value")) if isinstance(result.get("value"), dict) else seed
     if value != clean(default) or param in st.query_params:
-        st.query_params[param] = url_text(value)
+        view.share_numbers(param, value[name] if isinstance(like, list) else [value[name]])
     status = result.get("status") if spec else "off: this model cannot be prepared for the browser here"
     if status != "live":
         why = _problem(status)

@@ -6,6 +6,7 @@ that fails is dropped with a one-line note, never an error."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Generic, NamedTuple, TypeVar
 
@@ -105,6 +106,36 @@ def _number_in(text: str | None, bounds: Within) -> float | None:
     except ValueError:
         return None
     return value if value is not None and bounds.low <= value <= bounds.high else None
+
+
+MAX_LINK_NUMBERS = 64  # numbers one parameter may hold (a code has at most this many sliders)
+
+
+def link_numbers(param: str) -> list[float] | None:
+    """The finite numbers of the URL's ``param`` (``0.25`` or ``1.5,-2,0``) on the session's first read of it,
+    else None: a shared link sets the view once; after that (a model changed, a tab left) the session's own state
+    governs. At most :data:`MAX_LINK_NUMBERS` of a short text; the caller clips each to its range."""
+    flag = "_view_restored." + param
+    if st.session_state.get(flag):
+        return None
+    st.session_state[flag] = True
+    return parse_numbers(st.query_params.get(param))
+
+
+def parse_numbers(text: str | None) -> list[float] | None:
+    """``1.5,-2,0`` as [1.5, -2.0, 0.0]; None unless every part is a finite number (see :func:`link_numbers`)."""
+    if not text:
+        return None
+    try:
+        numbers = [float(part) for part in text[:MAX_LINK_NUMBERS * 12].split(",")[:MAX_LINK_NUMBERS]]
+    except ValueError:
+        return None
+    return numbers if all(math.isfinite(n) for n in numbers) else None
+
+
+def share_numbers(param: str, numbers: Sequence[float]) -> None:
+    """Write numbers into the URL's ``param`` (3 significant digits: what a slider shows)."""
+    st.query_params[param] = ",".join(f"{float(n):.3g}" for n in numbers)
 
 
 def share_view(values: dict, rows: list[int] | None = None) -> None:
