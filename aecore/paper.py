@@ -1,12 +1,13 @@
 """What a photo or a picture file needs before its ink can be read as a digit (aecore.preprocess's uploads):
 the paper's uneven light and shadows, a thumbnail enlarged by repeating pixels, a solid block that is no digit.
-Numpy and Pillow only."""
+Numpy, Pillow and scipy's labelling."""
 
 from __future__ import annotations
 
 import numpy as np
 
 LIT_MIN_SIDE, LIT_SIDE, LIT_STROKES = 32, 96, 3  # uneven light: on pictures this large, reduced, this many strokes wide
+EDGE_WIDTH = 2  # a part at the picture's edge this many times wider than the strokes is not ink
 
 
 def unenlarged(grey: np.ndarray) -> np.ndarray:
@@ -50,6 +51,34 @@ def under_uneven_light(grey: np.ndarray, dark_ink: bool, stroke: float) -> np.nd
     lit = 1.0 - grey / np.maximum(paper, 1e-3) if dark_ink else grey - paper
     top = float(np.percentile(lit, 99.5))
     return np.clip(lit / top, 0.0, 1.0) if top >= 0.15 else None
+
+
+def away_from_edges(mask: np.ndarray) -> np.ndarray:
+    """``mask`` without the parts that touch the picture's edge and are far wider than the others: a table or a
+    hard shadow beyond the sheet reaches the edge as a broad area, while a photographed digit's strokes, even
+    cut by a tight crop, keep their width (2 area / perimeter, the thickness of a stroke: EDGE_WIDTH leaves room
+    for a stroke cut by the edge, whose cut side is not counted)."""
+    from scipy import ndimage
+
+    parts, n = ndimage.label(mask)
+    if n < 2:
+        return mask
+    area = np.bincount(parts.ravel(), minlength=n + 1)
+    perimeter = np.zeros(n + 1)
+    for a, b in ((parts[1:], parts[:-1]), (parts[:, 1:], parts[:, :-1])):
+        change = a != b
+        perimeter += np.bincount(a[change], minlength=n + 1) + np.bincount(b[change], minlength=n + 1)
+    width = 2 * area / np.maximum(perimeter, 1)
+    at_edge = np.zeros(n + 1, bool)
+    at_edge[np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]])] = True
+    inner = ~at_edge
+    inner[0] = False
+    if not inner.any():
+        return mask
+    stroke = 2 * area[inner].sum() / max(perimeter[inner].sum(), 1)
+    broad = at_edge & (width > EDGE_WIDTH * stroke)
+    broad[0] = False
+    return mask & ~broad[parts]
 
 
 def solid(crop: np.ndarray) -> bool:
