@@ -53,11 +53,18 @@ def under_uneven_light(grey: np.ndarray, dark_ink: bool, stroke: float) -> np.nd
     return np.clip(lit / top, 0.0, 1.0) if top >= 0.15 else None
 
 
+def stroke_width(mask: np.ndarray) -> float:
+    """The thickness of the strokes in ``mask``, in pixels: 2 area / perimeter (a stroke w wide and L long:
+    2 w L / 2 L), the picture's edge not counted in the perimeter."""
+    perimeter = np.count_nonzero(np.diff(mask, axis=0)) + np.count_nonzero(np.diff(mask, axis=1))
+    return 2 * float(mask.sum()) / max(perimeter, 1)
+
+
 def away_from_edges(mask: np.ndarray) -> np.ndarray:
     """``mask`` without the parts that touch the picture's edge and are far wider than the others: a table or a
     hard shadow beyond the sheet reaches the edge as a broad area, while a photographed digit's strokes, even
-    cut by a tight crop, keep their width (2 area / perimeter, the thickness of a stroke: EDGE_WIDTH leaves room
-    for a stroke cut by the edge, whose cut side is not counted)."""
+    cut by a tight crop, keep their width (:func:`stroke_width`, part by part: EDGE_WIDTH leaves room for a
+    stroke cut by the edge, whose cut side is not counted)."""
     from scipy import ndimage
 
     parts, n = ndimage.label(mask)
@@ -75,7 +82,7 @@ def away_from_edges(mask: np.ndarray) -> np.ndarray:
     inner[0] = False
     if not inner.any():
         return mask
-    stroke = 2 * area[inner].sum() / max(perimeter[inner].sum(), 1)
+    stroke = stroke_width(inner[parts])
     broad = at_edge & (width > EDGE_WIDTH * stroke)
     broad[0] = False
     return mask & ~broad[parts]

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from aecore.errors import UserError
-from aecore.paper import away_from_edges, solid, under_uneven_light, unenlarged
+from aecore.paper import away_from_edges, solid, stroke_width, under_uneven_light, unenlarged
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 4096
@@ -162,8 +162,7 @@ def _upload_ink(data: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
     # around it, over a window a few strokes wide (the strokes' width from the surely-ink pixels: shadows are
     # fainter), unless that loses the strokes themselves.
     strong = away_from_edges(ink >= 0.7)
-    perimeter = np.abs(np.diff(strong, axis=0)).sum() + np.abs(np.diff(strong, axis=1)).sum()
-    lit = under_uneven_light(grey, dark_ink, 2 * strong.sum() / max(perimeter, 1))
+    lit = under_uneven_light(grey, dark_ink, stroke_width(strong))
     if lit is not None and (lit[strong] >= 0.5).mean() >= 0.9:
         ink = lit
     ink[ink < 0.25] = 0.0  # paper texture and lighting gradients are not ink
