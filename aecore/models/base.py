@@ -42,9 +42,9 @@ class AEOutput:
 def _softplus_values(x: Tensor) -> Tensor:
     """softplus(x) = log(1 + exp(x)) as log(1 + exp(-|x|)) + max(x, 0), in place on a fresh tensor.
 
-    torch's own softplus and BCE kernels take their log through log1p, which this CPU build runs unvectorised (a
-    quarter of a dense step, a fifth of an IWAE step). A plain log differs from log1p by under 6e-8 per pixel
-    (where 1 + exp(-|x|) rounds to 1); no gradient uses it."""
+    torch's own softplus and BCE kernels take their log through log1p, which this CPU build runs unvectorised
+    (docs/speed.md, docs/tuning.md: a large share of a dense or IWAE step). A plain log differs from log1p by under
+    6e-8 per pixel (where 1 + exp(-|x|) rounds to 1); no gradient uses it."""
     return x.abs().neg_().exp_().add_(1).log_().add_(x.clamp_min(0))
 
 
@@ -94,8 +94,8 @@ def bernoulli_log_likelihood(logits: Tensor, target: Tensor) -> Tensor:
 
     The same quantity as ``-bce_with_logits(...).sum(-1)`` (BCE is softplus(l) - t * l, exactly), computed as a
     batched matrix product and one fused softplus: over twice as fast, for the thousands of samples per digit of
-    an importance-sampled likelihood. Under autograd (IWAE training) the product is an elementwise one: bmm's
-    backward costs five times its forward there."""
+    an importance-sampled likelihood. Under autograd (IWAE training) the product is an elementwise one, whose
+    backward is far cheaper than bmm's (docs/tuning.md)."""
     target = target.unsqueeze(1).to(logits.dtype)
     agreement = (logits * target).sum(2) if logits.requires_grad else torch.bmm(logits, target.mT).squeeze(2)
     return agreement - _Softplus.apply(logits).sum(2)
