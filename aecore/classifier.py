@@ -13,6 +13,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from aecore import storage
+from aecore.augment import other_writers
 from aecore.data import ImageData, batches
 from aecore.seeding import generator, seed_all
 
@@ -37,45 +38,10 @@ class DigitClassifier(nn.Module):
         return torch.cat([F.softmax(self(x[i: i + batch_size]), 1) for i in range(0, len(x), batch_size)])
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, clean: float = 0.3, coarse: float = 0.25) -> torch.Tensor:
-    """Other writers than MNIST's, made on the fly from a batch: each digit gets its own rotation (up to
-    15 degrees), slant, size, aspect and shift, a gentle elastic wobble, thicker (up to two pixels) or thinner
-    strokes, and a ``coarse`` share is seen at a low resolution (7-14 pixels a side, as a small scan or an
-    enlarged thumbnail is), then enlarged again. Drawings and photos vary in exactly these ways after
-    preprocessing; a ``clean`` share of the batch stays as it is, so the MNIST test accuracy does not pay."""
-    n = len(x)
-
-    def uniform(lo: float, hi: float) -> torch.Tensor:
-        return lo + (hi - lo) * torch.rand(n, generator=gen)
-
-    angle, shear = torch.deg2rad(uniform(-15, 15)), uniform(-0.35, 0.35)
-    size, aspect = uniform(0.85, 1.1), uniform(0.8, 1.2)
-    cos, sin = angle.cos(), angle.sin()
-    sx, sy = size * aspect, size / aspect
-    # affine_grid maps output to input coordinates: this is the inverse warp, just as random.
-    theta = torch.stack([torch.stack([cos * sx, -sin * sy + shear, uniform(-0.12, 0.12)], 1),
-                         torch.stack([sin * sx, cos * sy, uniform(-0.12, 0.12)], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    wobble = torch.randn(n, 2, 4, 4, generator=gen) * 0.04  # coarse random field: smooth elastic distortion
-    grid = grid + F.interpolate(wobble, size=x.shape[-2:], mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
-    out = F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
-    # Stroke width: blend towards a dilation (max pool) or, more gently, an erosion (min pool).
-    width = uniform(-1, 2).view(n, 1, 1, 1)
-    thick, thin = F.max_pool2d(out, 3, 1, 1), -F.max_pool2d(-out, 3, 1, 1)
-    thicker = F.max_pool2d(thick, 3, 1, 1)
-    out = torch.where(width > 1, thick + (width - 1) * (thicker - thick),
-                      torch.where(width > 0, out + width * (thick - out), out - 0.5 * width * (thin - out)))
-    side = int(torch.randint(7, 15, (1,), generator=gen))  # one resolution per batch: one interpolate call
-    low = F.interpolate(F.interpolate(out, size=side, mode="area"), size=x.shape[-2:], mode="bicubic",
-                        align_corners=False)
-    out = torch.where((torch.rand(n, generator=gen) < coarse).view(n, 1, 1, 1), low, out)
-    keep = (torch.rand(n, generator=gen) < clean).view(n, 1, 1, 1)
-    return torch.where(keep, x, out.clamp(0, 1))
-
-
 def train_classifier(train: ImageData, test: ImageData, epochs: int = 8, seed: int = 0, log=print,
-                     start: DigitClassifier | None = None, lr: float = 2e-3) -> tuple:
-    """Train from scratch, or go on from ``start`` (fine-tuning: a few epochs at a lower ``lr``)."""
+                     start: DigitClassifier | None = None, lr: float = 2e-3, heaviest: int = 2) -> tuple:
+    """Train from scratch, or go on from ``start`` (fine-tuning: a few epochs at a lower ``lr``); strokes are
+    seen up to ``heaviest`` pixels thicker than MNIST's (:func:`aecore.augment.other_writers`)."""
     seed_all(seed)
     gen = generator(seed)
     model = start or DigitClassifier()
@@ -86,7 +52,7 @@ def train_classifier(train: ImageData, test: ImageData, epochs: int = 8, seed: i
     for epoch in range(epochs):
         model.train()
         for idx in batches(len(train), 128, shuffle=True, generator=gen):
-            loss = F.cross_entropy(model(augment(train.images[idx], gen)), train.labels[idx])
+            loss = F.cross_entropy(model(other_writers(train.images[idx], gen, heaviest=heaviest)), train.labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -95,7 +61,8 @@ def train_classifier(train: ImageData, test: ImageData, epochs: int = 8, seed: i
         log(f"classifier epoch {epoch + 1}/{epochs}: test accuracy {acc:.4f}")
     return model, {"test_accuracy": acc, "epochs": epochs, "train_seconds": time.perf_counter() - t0,
                    "train_size": len(train),
-                   "augmentation": "affine, elastic, stroke width, resolution (classifier.augment)"}
+                   "augmentation": f"affine, elastic, stroke width (up to {heaviest} px more), resolution "
+                                   "(augment.other_writers)"}
 
 
 def accuracy(model: DigitClassifier, data: ImageData) -> float:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from aecore import binarize
+from aecore.augment import other_writers
 from aecore.binarize import BINARIZE
 from aecore.config import param, validate
 from aecore.data import DATASETS, ImageData, batches
@@ -40,6 +41,9 @@ class TrainConfig:
     binarize: str = param("none", "Binarized pixels, the likelihood papers' protocol: dynamic draws each batch "
                                   "as Bernoulli(grey level) anew, fixed uses one seeded sample; the test split is "
                                   "then a fixed seeded sample (none: grey levels)", choices=BINARIZE)
+    augment: float = param(0.0, "Share of each batch seen as other writers would draw it (rotation, slant, size, "
+                                "stroke width, low resolution): a model that reads drawings and photos better, "
+                                "at some cost on MNIST itself (0: plain MNIST)", min=0.0, max=1.0)
     init_output_bias: bool = param(False, "Start a per-pixel output bias (dense, deep and sparse have one) at the "
                                           "mean training image: a faster start; off to fine-tune a trained model")
     orthogonal_init: bool = param(False, "Start every weight matrix orthogonal and every bias at zero: deep and "
@@ -198,6 +202,8 @@ def _train(model: Autoencoder, train_data: ImageData, val_data: ImageData | None
         n_epoch = 0
         for idx in batches(len(data), cfg.batch_size, shuffle=True, generator=gen, device=device):
             x = data.images[idx]
+            if cfg.augment:  # the target is the varied digit itself: the model learns to reproduce such digits
+                x = other_writers(x, gen, clean=1.0 - cfg.augment)
             if cfg.binarize == "dynamic":  # a fresh binary draw of this batch, from the run's generator
                 x = binarize.sample(x, model.rng)
             with autocast():  # only conditional models read labels: no gather for the others

@@ -243,3 +243,27 @@ def test_an_orthogonal_start_is_orthogonal_and_learns_faster(small, variant):
         plain = train(build(variant, seed=0), tr, None, TrainConfig(**settings)).model
         ortho = train(build(variant, seed=0), tr, None, TrainConfig(**settings, orthogonal_init=True)).model
         assert loss_terms(ortho, te)["loss"] < 0.95 * loss_terms(plain, te)["loss"]
+
+
+def test_other_writers_varies_digits_and_keeps_them_digits(tiny_batch):
+    from aecore.augment import other_writers
+    from aecore.seeding import generator
+
+    x = tiny_batch[0]
+    varied = other_writers(x, generator(0), clean=0.0)
+    assert varied.shape == x.shape and varied.min() >= 0 and varied.max() <= 1
+    assert all(not torch.equal(a, b) for a, b in zip(varied, x, strict=True))
+    ink_kept = varied.sum((1, 2, 3)) / x.sum((1, 2, 3))
+    assert ink_kept.min() > 0.3 and ink_kept.max() < 6  # thinner or thicker strokes (two pixels more at most)
+    assert torch.equal(other_writers(x, generator(0), clean=0.0), varied)  # seeded: the same run again
+    assert torch.equal(other_writers(x, generator(0), clean=1.0), x)
+
+
+def test_training_with_augment_learns_from_varied_digits(small):
+    tr, te = small
+    plain = train(build("dense", seed=3), tr, te, TrainConfig(epochs=2, batch_size=50, lr=5e-3, seed=3)).model
+    result = train(build("dense", seed=3), tr, te, TrainConfig(epochs=2, batch_size=50, lr=5e-3, seed=3,
+                                                               augment=0.5))
+    epochs = result.history["epochs"]
+    assert epochs[-1]["val"]["loss"] < epochs[0]["val"]["loss"]
+    assert not all(torch.equal(p, q) for p, q in zip(plain.parameters(), result.model.parameters(), strict=True))
