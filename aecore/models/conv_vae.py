@@ -18,7 +18,9 @@ class ConvVAEConfig:
 class ConvVAE(VAEBase):
     config_class = ConvVAEConfig
     description = "Convolutional VAE: strided convolutions in, transposed convolutions out"
-    recipe = ({}, {"epochs": 30, "batch_size": 128, "lr": 3e-3})  # the shipped checkpoint's (aecore pretrain)
+    # The shipped checkpoint's recipe (aecore pretrain), with other writers' digits as for VAE; a smaller share and
+    # more epochs keep its MNIST -ELBO under 100 nats (docs/tuning.md).
+    recipe = ({}, {"epochs": 40, "batch_size": 128, "lr": 3e-3, "augment": 0.3})
     quick = ({}, {"epochs": 5, "batch_size": 128, "lr": 4e-3})  # bench/bench_quick.py
 
     def __init__(self, config=None):
