@@ -7,10 +7,9 @@ import torch
 import torch.nn.functional as F
 
 
-def other_writers(x: torch.Tensor, gen: torch.Generator, clean: float = 0.3, coarse: float = 0.25,
-                  heaviest: int = 2) -> torch.Tensor:
+def other_writers(x: torch.Tensor, gen: torch.Generator, clean: float = 0.3, coarse: float = 0.25) -> torch.Tensor:
     """Other writers than MNIST's, made on the fly from a batch: each digit gets its own rotation (up to
-    15 degrees), slant, size, aspect and shift, a gentle elastic wobble, thicker (up to ``heaviest`` pixels) or thinner
+    15 degrees), slant, size, aspect and shift, a gentle elastic wobble, thicker (up to two pixels) or thinner
     strokes, and a ``coarse`` share is seen at a low resolution (7-14 pixels a side, as a small scan or an
     enlarged thumbnail is), then enlarged again. Drawings and photos vary in exactly these ways after
     preprocessing; a ``clean`` share of the batch stays as it is, so the MNIST test accuracy does not pay."""
@@ -35,15 +34,11 @@ def other_writers(x: torch.Tensor, gen: torch.Generator, clean: float = 0.3, coa
     grid = grid + F.interpolate(wobble, size=x.shape[-2:], mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
     out = F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
     # Stroke width: blend towards a dilation (max pool) or, more gently, an erosion (min pool).
-    width = uniform(-1, heaviest).view(n, 1, 1, 1)
-    thin, wider = -F.max_pool2d(-out, 3, 1, 1), [out]
-    for _ in range(heaviest):
-        wider.append(F.max_pool2d(wider[-1], 3, 1, 1))
-    varied = out - 0.5 * width * (thin - out)
-    for px in range(heaviest):  # between px and px + 1 pixels more
-        step = width - px
-        varied = torch.where(width > px, wider[px] + step * (wider[px + 1] - wider[px]), varied)
-    out = varied
+    width = uniform(-1, 2).view(n, 1, 1, 1)
+    thick, thin = F.max_pool2d(out, 3, 1, 1), -F.max_pool2d(-out, 3, 1, 1)
+    thicker = F.max_pool2d(thick, 3, 1, 1)
+    out = torch.where(width > 1, thick + (width - 1) * (thicker - thick),
+                      torch.where(width > 0, out + width * (thick - out), out - 0.5 * width * (thin - out)))
     side = int(torch.randint(7, 15, (1,), generator=gen, device=gen.device))  # one resolution a batch: one call
     low = F.interpolate(F.interpolate(out, size=side, mode="area"), size=x.shape[-2:], mode="bicubic",
                         align_corners=False)

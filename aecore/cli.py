@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="binarized pixels (the likelihood papers' protocol): dynamic redraws each batch, fixed is one "
                         "seeded sample; the test split is then a fixed seeded sample (default: none, grey levels)")
     t.add_argument("--iwae-k", type=int, help="importance samples of the VAE objective (1: ELBO; more: IWAE)")
+    t.add_argument("--augment", type=float, help="share of each batch seen as other writers would draw it "
+                   "(rotation, slant, size, stroke width, low resolution; default 0: plain digits)")
     t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=_setting,
                    help="any model setting, e.g. --set hidden1=200 --set activation=tanh (repeatable)")
     t.add_argument("--schedule", choices=("onecycle", "cosine", "constant"), help="learning-rate schedule")

@@ -96,7 +96,8 @@ def cmd_train(args):
     model_cfg, cfg = preset(cls, "quick" if args.quick else "default", epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                             dataset=args.dataset, train_size=args.train_size, precision=args.precision,
-                            max_seconds=seconds, binarize=args.binarize, schedule=args.schedule)
+                            max_seconds=seconds, binarize=args.binarize, schedule=args.schedule,
+                            augment=args.augment)
     model_cfg.update(dict(args.set))
     for flag, key, value in (("--latent-dim", "latent_dim", args.latent_dim), ("--beta", "beta", args.beta),
                              ("--iwae-k", "iwae_k", args.iwae_k)):

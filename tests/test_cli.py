@@ -69,6 +69,16 @@ def test_train_vae_with_beta(tmp_path, offline):
     assert model.config.beta == 2.0 and meta["train_config"]["epochs"] == 1
 
 
+def test_train_with_other_writers_digits(tmp_path, offline):
+    out = tmp_path / "dense.safetensors"
+    proc = run("train", "dense", "--epochs", "1", "--train-size", "500", "--augment", "0.5", "--fast-eval",
+               "--out", str(out), env_extra=offline)
+    assert proc.returncode == 0, proc.stderr
+    from aecore import checkpoint
+
+    assert checkpoint.load(out)[1]["train_config"]["augment"] == 0.5
+
+
 @pytest.mark.parametrize(("args", "status"), [
     (["train", "transformer"], 2),  # usage errors: argparse's status
     (["train", "dense", "--epochs", "many"], 2),
@@ -77,6 +87,7 @@ def test_train_vae_with_beta(tmp_path, offline):
     (["pretrain", "--variants", "dense,transformer"], 2),
     (["train", "dense", "--lr", "-1"], 1),  # bad values and files
     (["train", "dense", "--epochs", "0"], 1),
+    (["train", "dense", "--augment", "2"], 1),
     (["train", "dense", "--beta", "2"], 1),
     (["train", "dense", "--latent-dim", "100000"], 1),
     (["eval", "/nonexistent/model.safetensors"], 1),
